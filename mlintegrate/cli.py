@@ -1,0 +1,190 @@
+"""The ``mlintegrate`` command: list, integrate, compare."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import backends as _backends
+from .integrand import IntegrandError
+from .integrator import Integrator
+from .io.checkpoint import CheckpointError
+from .processes import functions
+from .report import compare, table_cells, write_report
+
+__all__ = ["main"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    if text.strip() in {"0", "0.0"}:
+        return 0
+    return _positive(text)
+
+
+def _integrand(parser: argparse.ArgumentParser, name: str, dim: int | None):
+    if name not in functions.names():
+        parser.error(f"unknown integrand {name!r}; valid names: {', '.join(functions.names())}")
+    try:
+        return functions.get(name, dim=dim)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def _backend_names(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    bad = [b for b in names if b not in _backends.names()]
+    if bad or not names:
+        parser.error(
+            f"unknown backend(s) {', '.join(bad) or repr(text)}; valid backends: "
+            f"{', '.join(_backends.names())}"
+        )
+    return names
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    print("integrands (mlintegrate integrate NAME / compare NAME):")
+    for name, text in functions.describe().items():
+        print(f"  {name:12s} {text}")
+    print(f"backends: {', '.join(_backends.names())}")
+    return 0
+
+
+def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    f = _integrand(parser, args.name, args.dim)
+    if args.load:
+        integ = Integrator.load(args.load, rng=args.seed)
+        if integ.dim != f.dim:
+            parser.error(f"--load: the saved proposal has dim {integ.dim}, the integrand {f.dim}")
+    else:
+        _backend_names(parser, args.backend)
+        integ = Integrator(_backends.get(args.backend, dim=f.dim), rng=args.seed)
+    if args.train_calls > 0:
+        integ.train(f, calls=args.train_calls)
+    if args.save:
+        integ.save(args.save)
+    res = integ.integrate(f, calls=args.calls, iterations=args.iterations)
+    print(res.summary())
+    if args.json:
+        Path(args.json).write_text(json.dumps(res.to_dict(), indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def _print_table(results) -> None:
+    header, rows = table_cells(results)
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover - rich is a dependency
+        print("\t".join(header))
+        for cells in rows:
+            print("\t".join(cells))
+        return
+    table = Table(*header, title=f"{results[0].name} (d={results[0].dim})")
+    for cells in rows:
+        table.add_row(*cells)
+    Console(width=max(160, len(" ".join(header)) + 40)).print(table)
+
+
+def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    f = _integrand(parser, args.name, args.dim)
+    names = _backend_names(parser, args.backends)
+    results = compare(
+        f,
+        f.dim,
+        names,
+        calls_train=args.train_calls,
+        calls=args.calls,
+        seed=args.seed,
+        reference=not args.no_reference,
+    )
+    _print_table(results)
+    paths = write_report(results, args.out)
+    for kind, path in paths.items():
+        print(f"wrote {kind}: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlintegrate",
+        description="Integrate by importance sampling with VEGAS and learned proposals.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the built-in integrands and the backends")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("name", help="built-in integrand (see `mlintegrate list`)")
+    common.add_argument("--dim", type=_positive, default=None, help="dimension (default: its own)")
+    common.add_argument("--train-calls", type=_non_negative, default=200_000, metavar="N")
+    common.add_argument(
+        "--calls",
+        type=_positive,
+        default=200_000,
+        metavar="N",
+        help="integrand calls for the final estimate (fresh points)",
+    )
+    common.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    p = sub.add_parser("integrate", parents=[common], help="integrate with one backend")
+    p.add_argument("--backend", default="vegas", help=f"one of {', '.join(_backends.names())}")
+    p.add_argument(
+        "--iterations",
+        type=_positive,
+        default=5,
+        help="batches the evaluation is split into for χ²/dof (default 5)",
+    )
+    p.add_argument("--json", metavar="FILE", help="write the result record as JSON")
+    p.add_argument("--save", metavar="FILE", help="save the trained proposal (.npz)")
+    p.add_argument("--load", metavar="FILE", help="start from a saved proposal")
+
+    c = sub.add_parser("compare", parents=[common], help="compare backends side by side")
+    c.add_argument(
+        "--backends",
+        default=",".join(_backends.names()),
+        help="comma-separated list (default: all)",
+    )
+    c.add_argument(
+        "--out",
+        default="mlintegrate-compare",
+        metavar="DIR",
+        help="folder for results.json, results.md and weights.png",
+    )
+    c.add_argument(
+        "--no-reference", action="store_true", help="skip the vegas+ (stratified) reference row"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list(args)
+        if args.command == "integrate":
+            return _cmd_integrate(args, parser)
+        return _cmd_compare(args, parser)
+    except (IntegrandError, CheckpointError, ValueError) as exc:
+        print(f"mlintegrate: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mlintegrate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""The loop around a backend, written once: train, integrate, checkpoint.
+
+Everything here is built on the two calls of the backend contract, ``sample`` (ask) and
+``adapt`` (tell), so an embedding program that calls them itself gets the same numbers:
+``train`` is exactly ``u, q = backend.sample(n, rng); backend.adapt(u, q, f(u))`` repeated,
+with ``rng`` the integrator's generator. ``integrate`` draws *fresh* points from the frozen
+proposal, so its estimate is unbiased and independent of the training points.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import backends as _backends
+from .backends.base import Backend
+from .integrand import IntegrandError, evaluate, integrand_dim
+from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .metrics import weight_metrics
+from .progress import progress_bar
+from .result import Estimate, Result, combine_pooled, combine_weighted, estimate
+from .rng import RngLike, as_generator
+
+__all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
+
+Integrand = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class TrainingStatus:
+    """What a callback sees after each training iteration."""
+
+    iteration: int
+    calls: int  # cumulative integrand calls of training so far
+    estimate: Estimate  # this iteration's integral estimate (from the points trained on)
+    rsd: float  # relative std of this iteration's weights
+    elapsed_s: float
+
+
+@dataclass
+class TrainingHistory:
+    """All training iterations so far (a learning curve: rsd against calls)."""
+
+    iterations: list[TrainingStatus] = field(default_factory=list)
+    time_s: float = 0.0
+
+    @property
+    def calls(self) -> int:
+        return self.iterations[-1].calls if self.iterations else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time_s": self.time_s, "iterations": [asdict(s) for s in self.iterations]}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TrainingHistory:
+        its = [
+            TrainingStatus(**{**s, "estimate": Estimate(**s["estimate"])})
+            for s in doc.get("iterations", [])
+        ]
+        return cls(iterations=its, time_s=float(doc.get("time_s", 0.0)))
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class Integrator:
+    """Importance-sampling integrator over any :class:`~mlintegrate.backends.Backend`.
+
+    Args:
+        backend: the proposal (``mli.backends.Vegas(dim=4)``, ...).
+        rng: int seed or numpy Generator; every random number of the run comes from it.
+        progress: show a progress bar (None: only when stderr is a terminal).
+    """
+
+    def __init__(self, backend: Backend, rng: RngLike = None, progress: bool | None = None):
+        if not isinstance(backend, Backend):
+            raise TypeError(
+                f"backend must be an mlintegrate backend (one of {_backends.names()}), "
+                f"got {type(backend).__name__}"
+            )
+        self.backend = backend
+        self.rng = as_generator(rng)
+        self.progress = progress
+        self.history = TrainingHistory()
+
+    @property
+    def dim(self) -> int:
+        return self.backend.dim
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ask: n points from the current proposal and their density, from this rng."""
+        return self.backend.sample(n, self.rng)
+
+    # ------------------------------------------------------------------ helpers
+    def _check_integrand(self, integrand: Integrand) -> None:
+        if not callable(integrand):
+            raise TypeError(f"integrand must be callable, got {type(integrand).__name__}")
+        dim = integrand_dim(integrand)
+        if dim is not None and dim != self.dim:
+            raise ValueError(
+                f"dimension mismatch: the integrand has dim={dim} but the backend has "
+                f"dim={self.dim}; build the backend with dim={dim}"
+            )
+
+    def _batch(
+        self, integrand: Integrand, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        t0 = time.perf_counter()
+        u, q = self.backend.sample(n, self.rng)
+        t1 = time.perf_counter()
+        f = evaluate(integrand, u)
+        t2 = time.perf_counter()
+        return u, q, f, t1 - t0, t2 - t1
+
+    # ------------------------------------------------------------------ training
+    def train(
+        self,
+        integrand: Integrand,
+        calls: int,
+        batch_size: int | None = None,
+        callbacks: Sequence[Callable[[TrainingStatus], bool | None]] = (),
+        checkpoint: str | os.PathLike | None = None,
+        resume: bool = True,
+    ) -> TrainingHistory:
+        """Adapt the proposal with ``calls`` integrand calls in batches of ``batch_size``.
+
+        After each batch every callback gets a :class:`TrainingStatus`; one returning True
+        stops training. With ``checkpoint`` the proposal, the rng state and the history are
+        saved after every batch; with ``resume`` (default) an existing checkpoint there is
+        loaded first and only the calls it lacks are made, giving the same numbers as an
+        uninterrupted run.
+        """
+        self._check_integrand(integrand)
+        calls = _positive_int("calls", calls)
+        batch = self.backend.default_batch_size(calls) if batch_size is None else batch_size
+        batch = _positive_int("batch_size", batch)
+        start_calls = self.history.calls
+        if checkpoint is not None and resume and os.path.exists(checkpoint):
+            self._restore(checkpoint)
+            start_calls = 0  # the checkpoint's calls count towards this call's budget
+        done = self.history.calls - start_calls
+        t_start, time_before = time.perf_counter(), self.history.time_s
+        # Equal batches (never a tiny last one, which would adapt on a handful of points);
+        # a resumed run continues on the same schedule as an uninterrupted one.
+        schedule = np.linspace(0, calls, -(-calls // batch) + 1).astype(int)[1:]
+        with progress_bar(f"training {self.backend.name}", calls, self.progress) as bar:
+            bar.advance(done)
+            for end in schedule[schedule > done]:
+                n = int(end) - done
+                u, q, f, _, _ = self._batch(integrand, n)
+                if not f.any():
+                    if not self.history.iterations:
+                        raise IntegrandError(
+                            f"the integrand is zero at all {n} points of the first training "
+                            "batch: check its cuts and its domain (it must live on [0,1]^d), "
+                            "or train with more calls per batch (batch_size)"
+                        )
+                else:
+                    self.backend.adapt(u, q, f)
+                done += n
+                w = f / q
+                est = estimate(w)
+                status = TrainingStatus(
+                    iteration=len(self.history.iterations) + 1,
+                    calls=start_calls + done,
+                    estimate=est,
+                    rsd=est.sdev * math.sqrt(n) / abs(est.mean) if est.mean else math.inf,
+                    elapsed_s=time_before + time.perf_counter() - t_start,
+                )
+                self.history.iterations.append(status)
+                self.history.time_s = status.elapsed_s
+                bar.advance(n, rsd=f"{status.rsd:.3g}")
+                if checkpoint is not None:
+                    self.save(checkpoint)
+                if any(cb(status) for cb in callbacks):
+                    break
+        return self.history
+
+    # ------------------------------------------------------------------ estimation
+    def integrate(
+        self,
+        integrand: Integrand,
+        calls: int,
+        iterations: int = 1,
+        batch_size: int = 100_000,
+        include_training: bool = False,
+        name: str | None = None,
+        keep_weights: bool = False,
+    ) -> Result:
+        """Estimate the integral from ``calls`` fresh points of the frozen proposal.
+
+        The points are split into ``iterations`` equal batches whose agreement is reported
+        as χ²/dof; the estimate itself pools all points (they are i.i.d.). With
+        ``include_training`` the training iterations are averaged in as well, weighted by
+        1/δI² (vegas style), and χ²/dof tests the whole set. Points are evaluated in chunks
+        of ``batch_size`` to bound memory; only the weights (8 bytes a call) are kept, and
+        returned in ``Result.weights`` with ``keep_weights``.
+        """
+        self._check_integrand(integrand)
+        calls = _positive_int("calls", calls)
+        iterations = _positive_int("iterations", iterations)
+        batch_size = _positive_int("batch_size", batch_size)
+        if iterations > calls:
+            raise ValueError(f"iterations ({iterations}) cannot exceed calls ({calls})")
+        weights = np.empty(calls)
+        t_prop = t_f = 0.0
+        bounds = np.linspace(0, calls, iterations + 1).astype(int)
+        with progress_bar(f"integrating {self.backend.name}", calls, self.progress) as bar:
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+                for start in range(lo, hi, batch_size):
+                    n = min(batch_size, hi - start)
+                    _, q, f, tp, tf = self._batch(integrand, n)
+                    weights[start : start + n] = f / q
+                    t_prop += tp
+                    t_f += tf
+                    bar.advance(n)
+        if not weights.any():
+            raise IntegrandError(
+                f"the integrand is zero at all {calls} evaluation points: it is zero everywhere, "
+                "or its support is too small for this proposal (check cuts and that it lives "
+                "on [0,1]^d)"
+            )
+        batches = [estimate(weights[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        pooled = estimate(weights)
+        chi2, dof, q_value = combine_pooled(batches, pooled)
+        combination = "pooled"
+        if include_training and self.history.iterations:
+            training = [s.estimate for s in self.history.iterations]
+            pooled, chi2, dof, q_value = combine_weighted(training + [pooled])
+            batches = training + batches
+            combination = "weighted"
+        return Result(
+            mean=pooled.mean,
+            sdev=pooled.sdev,
+            calls=calls,
+            backend=self.backend.name,
+            dim=self.dim,
+            name=name or getattr(integrand, "name", "") or "",
+            exact=getattr(integrand, "exact", None),
+            exact_error=getattr(integrand, "exact_error", None),
+            chi2=chi2,
+            dof=dof,
+            Q=q_value,
+            combination=combination,
+            metrics=weight_metrics(weights),
+            iterations=batches,
+            calls_train=self.history.calls,
+            time_train=self.history.time_s,
+            time_proposal=t_prop,
+            time_integrand=t_f,
+            weights=weights if keep_weights else None,
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> None:
+        """Save the trained proposal, its training history and the rng state (atomic write)."""
+        meta = {
+            "backend": self.backend.name,
+            "config": self.backend.config(),
+            "history": self.history.to_dict(),
+            "rng_state": self.rng.bit_generator.state,
+        }
+        save_checkpoint(path, meta, self.backend.state_dict())
+
+    def _restore(self, path: str | os.PathLike) -> None:
+        meta, arrays = load_checkpoint(path)
+        if meta.get("backend") != self.backend.name or meta.get("config") != self.backend.config():
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} holds backend {meta.get('backend')!r} with "
+                f"{meta.get('config')}, but this integrator has {self.backend!r}; "
+                "use a new checkpoint path or resume=False"
+            )
+        self._load_into(meta, arrays)
+
+    def _load_into(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.backend.load_state_dict(arrays)
+        self.history = TrainingHistory.from_dict(meta.get("history", {}))
+        state = meta.get("rng_state")
+        if (
+            state is not None
+            and state.get("bit_generator") == type(self.rng.bit_generator).__name__
+        ):
+            self.rng.bit_generator.state = state
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, rng: RngLike = None, progress: bool | None = None
+    ) -> Integrator:
+        """Rebuild a saved integrator. With ``rng=None`` the saved rng state continues."""
+        meta, arrays = load_checkpoint(path)
+        try:
+            backend = _backends.get(meta["backend"], **meta["config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} names an unusable backend: {exc}"
+            ) from exc
+        integ = cls(backend, rng=rng, progress=progress)
+        integ._load_into(meta, arrays)
+        if rng is not None:
+            integ.rng = as_generator(rng)
+        return integ

@@ -1,0 +1,4 @@
+"""Built-in integrands and processes."""
+from . import functions
+
+__all__ = ["functions"]
