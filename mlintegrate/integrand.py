@@ -74,14 +74,10 @@ def evaluate(integrand: Callable[[np.ndarray], Any], u: np.ndarray) -> np.ndarra
         ) from exc
     values = np.asarray(values)
     if values.shape != (n,):
-        hint = (
-            " It looks like a function of one point: wrap it with mli.vectorize(fn)."
-            if values.ndim == 0
-            else ""
-        )
         raise IntegrandError(
             f"the integrand returned shape {values.shape} for u of shape {u.shape}; "
-            f"it must return one value per point, shape ({n},).{hint}"
+            f"it must return one value per point, shape ({n},). If it is written for one "
+            "point x of shape (d,), wrap it: mli.vectorize(fn)."
         )
     if not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
         raise IntegrandError(
