@@ -1,4 +1,5 @@
 """Built-in integrands and processes."""
+
 from . import functions
 
 __all__ = ["functions"]
