@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,20 +19,34 @@ from .report import compare, table_cells, write_report
 __all__ = ["main"]
 
 
-def _positive(text: str) -> int:
+def _count(text: str, minimum: int) -> int:
+    """An integer count from '200000', '2e5' or '0'; at least ``minimum``."""
     try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        value = math.nan
+    if not (math.isfinite(value) and value == int(value) and value >= minimum):
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {text!r}")
+    return int(value)
+
+
+def _positive(text: str) -> int:
+    return _count(text, 1)
 
 
 def _non_negative(text: str) -> int:
-    if text.strip() in {"0", "0.0"}:
-        return 0
-    return _positive(text)
+    return _count(text, 0)
+
+
+def _writable_file(parser: argparse.ArgumentParser, option: str, path: str | None) -> None:
+    """Fail before the run, not after it, when an output file cannot be written."""
+    if path is None:
+        return
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        parser.error(f"{option} {path}: folder {parent} does not exist; create it first")
+    if Path(path).is_dir():
+        parser.error(f"{option} {path} is a folder; give a file name")
 
 
 def _integrand(parser: argparse.ArgumentParser, name: str, dim: int | None):
@@ -64,13 +79,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     f = _integrand(parser, args.name, args.dim)
+    _writable_file(parser, "--json", args.json)
+    _writable_file(parser, "--save", args.save)
     if args.load:
+        # without --seed the saved random-number state continues where it stopped
         integ = Integrator.load(args.load, rng=args.seed)
+        if args.backend is not None and args.backend != integ.backend.name:
+            parser.error(
+                f"--backend {args.backend} but --load {args.load} holds a "
+                f"{integ.backend.name} proposal; drop --backend or load another file"
+            )
         if integ.dim != f.dim:
             parser.error(f"--load: the saved proposal has dim {integ.dim}, the integrand {f.dim}")
     else:
-        _backend_names(parser, args.backend)
-        integ = Integrator(_backends.get(args.backend, dim=f.dim), rng=args.seed)
+        backend = args.backend or "vegas"
+        _backend_names(parser, backend)
+        integ = Integrator(_backends.get(backend, dim=f.dim), rng=_seed(args))
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     if args.save:
@@ -81,6 +105,10 @@ def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         Path(args.json).write_text(json.dumps(res.to_dict(), indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    return 0 if args.seed is None else args.seed
 
 
 def _print_table(results) -> None:
@@ -102,13 +130,15 @@ def _print_table(results) -> None:
 def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     f = _integrand(parser, args.name, args.dim)
     names = _backend_names(parser, args.backends)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out} is a file; give a folder")
     results = compare(
         f,
         f.dim,
         names,
         calls_train=args.train_calls,
         calls=args.calls,
-        seed=args.seed,
+        seed=_seed(args),
         reference=not args.no_reference,
     )
     _print_table(results)
@@ -137,10 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="integrand calls for the final estimate (fresh points)",
     )
-    common.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    common.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
 
     p = sub.add_parser("integrate", parents=[common], help="integrate with one backend")
-    p.add_argument("--backend", default="vegas", help=f"one of {', '.join(_backends.names())}")
+    p.add_argument(
+        "--backend", default=None, help=f"one of {', '.join(_backends.names())} (default vegas)"
+    )
     p.add_argument(
         "--iterations",
         type=_positive,
@@ -178,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "integrate":
             return _cmd_integrate(args, parser)
         return _cmd_compare(args, parser)
-    except (IntegrandError, CheckpointError, ValueError) as exc:
+    except (IntegrandError, CheckpointError, ValueError, OSError) as exc:
         print(f"mlintegrate: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

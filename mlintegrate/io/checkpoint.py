@@ -58,14 +58,18 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+    unreadable = (
+        f"{str(path)!r} is not a readable mlintegrate checkpoint (corrupt, truncated or "
+        "another format)"
+    )
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(unreadable)
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise CheckpointError(
-            f"{str(path)!r} is not a readable mlintegrate checkpoint (corrupt, truncated or "
-            f"another format): {exc}"
-        ) from exc
+        # numpy's own message may suggest allow_pickle=True: never pass that advice on
+        raise CheckpointError(f"{unreadable}: {type(exc).__name__}") from exc
     raw = arrays.pop(_META_KEY, None)
     if raw is None:
         raise CheckpointError(f"{str(path)!r} is an .npz file but not an mlintegrate checkpoint")
