@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 compare: $(STAMP)
-	$(BIN)/mlintegrate compare camel --dim 4 --seed 1 --out results/compare-camel
+	$(BIN)/mlintegrate compare ee_qqg --seed 1 --out results/compare-ee_qqg
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -91,7 +91,7 @@ def run_case(dim: int, calls_train: int, calls: int, seed: int) -> dict[str, Any
     """One integrand and dimension: every backend plus vegas+, records and ratios."""
     f = mli.functions.get(INTEGRAND, dim=dim)
     t0 = time.perf_counter()
-    results = compare(f, dim, BACKENDS, calls_train, calls, seed=seed, progress=False)
+    results = compare(f, dim, BACKENDS, calls_train, calls, seed=seed, progress=False).results
     wall = time.perf_counter() - t0
     rows = table_rows(results)
     ref = next(r for r in rows if r["backend"] == REFERENCE_BACKEND)

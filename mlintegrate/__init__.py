@@ -9,7 +9,7 @@
 True
 """
 
-from . import backends, metrics, unweighting
+from . import backends, metrics, processes, unweighting
 from .integrand import IntegrandError, vectorize
 from .integrator import Integrator, TrainingHistory, TrainingStatus
 from .io.checkpoint import CheckpointError
@@ -28,6 +28,7 @@ __all__ = [
     "backends",
     "functions",
     "metrics",
+    "processes",
     "unweighting",
     "vectorize",
 ]

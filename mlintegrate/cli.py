@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import backends as _backends
+from . import processes
 from .integrand import IntegrandError
 from .integrator import Integrator
 from .io.checkpoint import CheckpointError
-from .processes import functions
 from .report import compare, table_cells, write_report
 
 __all__ = ["main"]
@@ -50,10 +50,10 @@ def _writable_file(parser: argparse.ArgumentParser, option: str, path: str | Non
 
 
 def _integrand(parser: argparse.ArgumentParser, name: str, dim: int | None):
-    if name not in functions.names():
-        parser.error(f"unknown integrand {name!r}; valid names: {', '.join(functions.names())}")
+    if name not in processes.names():
+        parser.error(f"unknown integrand {name!r}; valid names: {', '.join(processes.names())}")
     try:
-        return functions.get(name, dim=dim)
+        return processes.get(name, dim=dim)
     except ValueError as exc:
         parser.error(str(exc))
 
@@ -70,8 +70,8 @@ def _backend_names(parser: argparse.ArgumentParser, text: str) -> list[str]:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    print("integrands (mlintegrate integrate NAME / compare NAME):")
-    for name, text in functions.describe().items():
+    print("integrands and processes (mlintegrate integrate NAME / compare NAME):")
+    for name, text in processes.describe().items():
         print(f"  {name:12s} {text}")
     print(f"backends: {', '.join(_backends.names())}")
     return 0
@@ -111,6 +111,42 @@ def _seed(args: argparse.Namespace) -> int:
     return 0 if args.seed is None else args.seed
 
 
+def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    f = _integrand(parser, args.name, args.dim)
+    _writable_file(parser, "--out", args.out)
+    if not str(args.out).endswith((".lhe", ".lhe.gz", ".npz")):
+        parser.error(f"--out {args.out}: use a name ending in .lhe, .lhe.gz or .npz")
+    if str(args.out).endswith((".lhe", ".lhe.gz")) and getattr(f, "particles", None) is None:
+        parser.error(f"{args.name} is not a physics process: LHE needs particles; use .npz")
+    if args.load:
+        integ = Integrator.load(args.load, rng=args.seed)
+    else:
+        backend = args.backend or "vegas"
+        _backend_names(parser, backend)
+        integ = Integrator(_backends.get(backend, dim=f.dim), rng=_seed(args))
+    if args.train_calls > 0:
+        integ.train(f, calls=args.train_calls)
+    try:
+        ev = integ.generate(
+            f,
+            args.events,
+            out=args.out,
+            pilot_calls=args.pilot_calls,
+            keep=False,
+            metadata={"seed": _seed(args)},
+        )
+    except KeyboardInterrupt:
+        print(f"interrupted: {args.out} holds the events written so far", file=sys.stderr)
+        return 130
+    unit = getattr(f, "unit", "")
+    print(f"{args.events} events of {f.name} with {integ.backend.name} -> {args.out}")
+    print(f"cross section  {ev.cross_section:.8g} ± {ev.error:.2g} {unit} ({ev.calls} calls)")
+    print(f"w_max          {ev.w_max:.6g} (reduced: overweights carry 1e-3 of σ)")
+    print(f"efficiency     {ev.n_requested / ev.calls:.3%} events per call, pilot included")
+    print(f"time           {ev.time_s:.2f} s, {ev.n_requested / ev.time_s:.0f} events/s")
+    return 0
+
+
 def _print_table(results) -> None:
     header, rows = table_cells(results)
     try:
@@ -132,7 +168,7 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     names = _backend_names(parser, args.backends)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         parser.error(f"--out {args.out} is a file; give a folder")
-    results = compare(
+    comparison = compare(
         f,
         f.dim,
         names,
@@ -140,9 +176,10 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         calls=args.calls,
         seed=_seed(args),
         reference=not args.no_reference,
+        events=args.events,
     )
-    _print_table(results)
-    paths = write_report(results, args.out)
+    _print_table(comparison.results)
+    paths = write_report(comparison, args.out)
     for kind, path in paths.items():
         print(f"wrote {kind}: {path}")
     return 0
@@ -183,6 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE", help="save the trained proposal (.npz)")
     p.add_argument("--load", metavar="FILE", help="start from a saved proposal")
 
+    g = sub.add_parser("generate", parents=[common], help="unweighted events to LHE or npz")
+    g.add_argument("--events", type=_positive, required=True, metavar="N")
+    g.add_argument("--out", required=True, metavar="FILE", help=".lhe, .lhe.gz or .npz")
+    g.add_argument(
+        "--backend", default=None, help=f"one of {', '.join(_backends.names())} (default vegas)"
+    )
+    g.add_argument("--load", metavar="FILE", help="use a saved proposal")
+    g.add_argument(
+        "--pilot-calls",
+        type=_positive,
+        default=100_000,
+        metavar="N",
+        help="fresh points that fix w_max before unweighting (default 1e5)",
+    )
+
     c = sub.add_parser("compare", parents=[common], help="compare backends side by side")
     c.add_argument(
         "--backends",
@@ -194,6 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="mlintegrate-compare",
         metavar="DIR",
         help="folder for results.json, results.md and weights.png",
+    )
+    c.add_argument(
+        "--events",
+        type=_non_negative,
+        default=5000,
+        metavar="N",
+        help="unweighted events per backend for the kinematics plot (processes; 0: none)",
     )
     c.add_argument(
         "--no-reference", action="store_true", help="skip the vegas+ (stratified) reference row"
@@ -209,6 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_list(args)
         if args.command == "integrate":
             return _cmd_integrate(args, parser)
+        if args.command == "generate":
+            return _cmd_generate(args, parser)
         return _cmd_compare(args, parser)
     except (IntegrandError, CheckpointError, ValueError, OSError) as exc:
         print(f"mlintegrate: error: {exc}", file=sys.stderr)

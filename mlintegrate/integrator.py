@@ -20,8 +20,11 @@ import numpy as np
 
 from . import backends as _backends
 from .backends.base import Backend
+from .events import EventSample, generate_events
 from .integrand import IntegrandError, evaluate, integrand_dim
 from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .io.lhe import LHEWriter
+from .io.npz import NPZEventWriter
 from .metrics import weight_metrics
 from .progress import progress_bar
 from .result import Estimate, Result, combine_pooled, combine_weighted, estimate
@@ -245,6 +248,7 @@ class Integrator:
             backend=self.backend.name,
             dim=self.dim,
             name=name or getattr(integrand, "name", "") or "",
+            unit=getattr(integrand, "unit", ""),
             exact=getattr(integrand, "exact", None),
             exact_error=getattr(integrand, "exact_error", None),
             chi2=chi2,
@@ -258,6 +262,58 @@ class Integrator:
             time_proposal=t_prop,
             time_integrand=t_f,
             weights=weights if keep_weights else None,
+        )
+
+    # ------------------------------------------------------------------ events
+    def generate(
+        self,
+        integrand: Integrand,
+        n_events: int,
+        out: str | os.PathLike | None = None,
+        pilot_calls: int = 100_000,
+        batch_size: int = 100_000,
+        max_calls: int | None = None,
+        keep: bool = True,
+        metadata: dict[str, Any] | None = None,
+    ) -> EventSample:
+        """``n_events`` unweighted events from the frozen proposal (see ``mlintegrate.events``).
+
+        ``out`` ending in ``.lhe`` / ``.lhe.gz`` writes a Les Houches file (processes only),
+        ``.npz`` a numpy file; either is valid even if the run is interrupted. ``keep=False``
+        holds no events in memory (only the file gets them).
+        """
+        self._check_integrand(integrand)
+        n_events = _positive_int("n_events", n_events)
+        pilot_calls = _positive_int("pilot_calls", pilot_calls)
+        batch_size = _positive_int("batch_size", batch_size)
+        meta = {
+            "generator": "mlintegrate",
+            "process": getattr(integrand, "name", ""),
+            "backend": self.backend.name,
+            "calls_train": self.history.calls,
+            "requested": n_events,
+            **(metadata or {}),
+        }
+        writer = None
+        if out is not None:
+            name = str(out)
+            if name.endswith((".lhe", ".lhe.gz")):
+                writer = LHEWriter(out, integrand, meta)
+            elif name.endswith(".npz"):
+                writer = NPZEventWriter(out, meta)
+            else:
+                raise ValueError(f"out={name!r}: use a name ending in .lhe, .lhe.gz or .npz")
+        return generate_events(
+            self.sample,
+            integrand,
+            n_events,
+            rng=self.rng,
+            pilot_calls=pilot_calls,
+            batch_size=batch_size,
+            max_calls=max_calls,
+            writer=writer,
+            keep=keep,
+            progress=self.progress,
         )
 
     # ------------------------------------------------------------------ persistence

@@ -63,6 +63,7 @@ def vegas_plus(
         backend="vegas+",
         dim=dim,
         name=getattr(integrand, "name", "") or "",
+        unit=getattr(integrand, "unit", ""),
         exact=getattr(integrand, "exact", None),
         exact_error=getattr(integrand, "exact_error", None),
         chi2=float(res.chi2),

@@ -1,4 +1,4 @@
-"""Side-by-side comparison of backends on one integrand: run, table, JSON, plot.
+"""Side-by-side comparison of backends on one integrand: run, table, JSON, plots.
 
 Every backend gets the same integrand, the same training and evaluation call budgets and
 the same seed, in one process, so the rows can be compared directly. Ratios are taken to
@@ -11,26 +11,59 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from . import backends as _backends
+from .events import EventSample
 from .integrator import Integrator
+from .plots import plot_kinematics, plot_learning_curves, plot_weights
 from .reference import vegas_plus
 from .result import Result
 
 __all__ = [
+    "Comparison",
     "compare",
+    "kinematic_observables",
     "markdown_table",
-    "plot_weights",
     "table_cells",
     "table_rows",
     "write_report",
 ]
 
 REFERENCE_BACKEND = "vegas"
+
+
+@dataclass
+class Comparison:
+    """Everything one comparison run produced."""
+
+    results: list[Result]
+    learning_curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    events: dict[str, EventSample] = field(default_factory=dict)
+    truth: tuple[np.ndarray, np.ndarray] | None = None  # momenta, weights of a weighted sample
+
+
+def kinematic_observables(p: np.ndarray) -> dict[str, np.ndarray]:
+    """Two observables of momenta (n, N, 4) with the incoming particles first.
+
+    x₁ = 2E/√ŝ of the first outgoing particle, and the invariant mass of the last two outgoing
+    particles (for two outgoing particles: cos θ of the first, as the mass is fixed).
+    """
+    n_in = 2 if p.shape[1] > 3 and np.allclose(p[:, 0, 1:3], 0) and p[0, 1, 0] > 0 else 1
+    total = p[:, :n_in, 0].sum(axis=1)
+    out = p[:, n_in:]
+    obs = {"x1 = 2E1/sqrt(s)": 2.0 * out[:, 0, 0] / total}
+    if out.shape[1] >= 3:
+        pair = out[:, -2] + out[:, -1]
+        m2 = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
+        obs["m(last two) [GeV]"] = np.sqrt(np.clip(m2, 0.0, None))
+    else:
+        obs["cos theta1"] = out[:, 0, 3] / np.linalg.norm(out[:, 0, 1:], axis=1)
+    return obs
 
 
 def compare(
@@ -42,17 +75,35 @@ def compare(
     seed: int = 0,
     reference: bool = True,
     progress: bool | None = None,
-) -> list[Result]:
-    """Train and integrate each named backend with the same budget and seed."""
-    results = []
+    events: int = 0,
+) -> Comparison:
+    """Train and integrate each named backend with the same budget and seed.
+
+    With ``events`` > 0 and a physics process, each backend also generates that many
+    unweighted events (calls outside the budget), compared with a weighted truth sample.
+    """
+    # compile any numba kernels of the integrand first, so no row's timing carries them
+    integrand(np.random.default_rng(0).random((8, dim)))
+    out = Comparison(results=[])
+    integrators = {}
     for name in backends:
         integ = Integrator(_backends.get(name, dim=dim), rng=seed, progress=progress)
         if calls_train > 0:
             integ.train(integrand, calls=calls_train)
-        results.append(integ.integrate(integrand, calls=calls, keep_weights=True))
+        out.learning_curves[name] = [(s.calls, s.rsd) for s in integ.history.iterations]
+        out.results.append(integ.integrate(integrand, calls=calls, keep_weights=True))
+        integrators[name] = integ
     if reference:
-        results.append(vegas_plus(integrand, dim, calls_train, calls, rng=seed))
-    return results
+        out.results.append(vegas_plus(integrand, dim, calls_train, calls, rng=seed))
+    if events > 0 and hasattr(integrand, "momenta"):
+        for name, integ in integrators.items():
+            out.events[name] = integ.generate(integrand, events, pilot_calls=min(calls, 100_000))
+        best = min(out.results[: len(integrators)], key=lambda r: r.rsd)
+        u, q = integrators[best.backend].backend.sample(calls, np.random.default_rng(seed))
+        w = integrand(u) / q
+        p, _ = integrand.momenta(u[w != 0])
+        out.truth = (p, w[w != 0])
+    return out
 
 
 def _ratio(value: float | None, ref: float | None) -> float | None:
@@ -144,49 +195,50 @@ def markdown_table(results: Sequence[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_weights(results: Sequence[Result], path: str | Path) -> Path:
-    """Histogram of log10(w/⟨w⟩) per backend (nonzero weights), log-scaled counts, as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    with_weights = [r for r in results if r.weights is not None and r.weights.any()]
-    logs = {
-        r.backend: np.log10(np.abs(r.weights[r.weights != 0]) / abs(r.mean)) for r in with_weights
-    }
-    if logs:
-        lo = min(v.min() for v in logs.values())
-        hi = max(v.max() for v in logs.values())
-        bins = np.linspace(lo, hi, 80) if hi > lo else 10
-        for name, values in logs.items():
-            ax.hist(values, bins=bins, histtype="step", linewidth=1.5, label=name)
-    ax.set_yscale("log")
-    ax.set_xlabel(r"$\log_{10}(w/\langle w\rangle)$")
-    ax.set_ylabel("points")
-    first = results[0]
-    ax.set_title(f"weight distributions: {first.name} (d={first.dim})")
-    ax.axvline(0.0, color="grey", linestyle=":", linewidth=1)
-    if logs:
-        ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _record(result: Result, comparison: Comparison) -> dict[str, Any]:
+    record = result.to_dict()
+    record["learning_curve"] = [
+        {"calls": c, "rsd": r} for c, r in comparison.learning_curves.get(result.backend, [])
+    ]
+    ev = comparison.events.get(result.backend)
+    record["events"] = (
+        None
+        if ev is None
+        else {
+            "n": ev.n_events,
+            "calls": ev.calls,
+            "events_per_call": ev.efficiency,
+            "overweight_fraction": ev.overweight_fraction,
+            "time_s": ev.time_s,
+        }
+    )
+    return record
 
 
-def write_report(results: Sequence[Result], out: str | Path) -> dict[str, Path]:
-    """Write results.json, results.md and weights.png under ``out``; return their paths."""
+def write_report(comparison: Comparison, out: str | Path) -> dict[str, Path]:
+    """Write results.json, results.md and the PNG figures under ``out``; return the paths."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": out / "results.json",
-        "markdown": out / "results.md",
-        "plot": out / "weights.png",
-    }
-    paths["json"].write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n")
+    results = comparison.results
+    records = [_record(r, comparison) for r in results]
+    paths = {"json": out / "results.json", "markdown": out / "results.md"}
+    paths["json"].write_text(json.dumps(records, indent=2) + "\n")
     paths["markdown"].write_text(markdown_table(results))
-    plot_weights(results, paths["plot"])
+    first = results[0]
+    title = f"{first.name} (d={first.dim})"
+    paths["weights plot"] = plot_weights(results, out / "weights.png")
+    paths["learning curves"] = plot_learning_curves(
+        comparison.learning_curves, title, out / "learning_curves.png"
+    )
+    if comparison.truth is not None and comparison.events:
+        p, w = comparison.truth
+        truth_obs = kinematic_observables(p)
+        events = {
+            name: kinematic_observables(ev.momenta)
+            for name, ev in comparison.events.items()
+            if ev.momenta is not None and ev.n_events
+        }
+        paths["kinematics plot"] = plot_kinematics(
+            {k: (v, w) for k, v in truth_obs.items()}, events, title, out / "kinematics.png"
+        )
     return paths

@@ -81,6 +81,7 @@ class Result:
     backend: str
     dim: int
     name: str = ""
+    unit: str = ""  # "pb" for cross sections, "GeV" for widths, "" for plain integrals
     exact: float | None = None
     exact_error: float | None = None
     chi2: float = 0.0
@@ -141,6 +142,7 @@ class Result:
             "name": self.name,
             "backend": self.backend,
             "dim": self.dim,
+            "unit": self.unit,
             "integral": self.mean,
             "error": self.sdev,
             "exact": self.exact,
@@ -171,7 +173,8 @@ class Result:
         """A readable multi-line report with every definition named."""
         title = f"{self.name or 'integrand'} (d={self.dim}) with {self.backend}"
         lines = [title, "-" * len(title)]
-        lines.append(f"integral      {_fmt_pm(self.mean, self.sdev)}  (δI/I = {_rel(self)})")
+        unit = f" {self.unit}" if self.unit else ""
+        lines.append(f"integral      {_fmt_pm(self.mean, self.sdev)}{unit}  (δI/I = {_rel(self)})")
         if self.exact is not None:
             ref = f"{self.exact:.10g}" + (
                 f" ± {self.exact_error:.2g}" if self.exact_error else " (exact)"

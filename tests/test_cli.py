@@ -358,3 +358,21 @@ def test_load_missing_file(tmp_path, capsys):
     assert main(["integrate", "camel", "--load", str(missing), "--train-calls", "0"]) != 0
     err = capsys.readouterr().err
     assert str(missing) in err and "does not exist" in err
+
+
+def test_compare_on_a_process_draws_learning_curves_and_kinematics(tmp_path):
+    from matplotlib.image import imread
+
+    out = tmp_path / "proc"
+    argv = ["compare", "ee_qqg", "--train-calls", "20000", "--calls", "20000", "--events", "300"]
+    assert main([*argv, "--seed", "2", "--out", str(out)]) == 0
+    for name in ("weights.png", "learning_curves.png", "kinematics.png"):
+        data = (out / name).read_bytes()
+        assert data.startswith(b"\x89PNG\r\n\x1a\n"), name
+        assert imread(out / name).size > 0
+    records = json.loads((out / "results.json").read_text())
+    vegas = next(r for r in records if r["backend"] == "vegas")
+    assert vegas["unit"] == "pb"
+    assert vegas["events"]["n"] == 300 and vegas["events"]["events_per_call"] > 0
+    calls = [p["calls"] for p in vegas["learning_curve"]]
+    assert calls == sorted(calls) and calls[-1] == 20000

@@ -1,5 +1,64 @@
-"""Built-in integrands and processes."""
+"""Built-in integrands: test functions with exact integrals and physics processes.
 
-from . import functions
+``get(name)`` returns either a :class:`~mlintegrate.processes.functions.KnownIntegrand`
+(on [0,1]^d, any dimension it supports) or a :class:`Process` (|M|² over phase space, in pb,
+fixed dimension); both are integrands with ``dim``, ``exact`` and ``name``.
+"""
 
-__all__ = ["functions"]
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import ee, functions, jets, top
+from .process import GEV2_TO_PB, Process
+
+__all__ = [
+    "GEV2_TO_PB",
+    "Process",
+    "describe",
+    "ee",
+    "functions",
+    "get",
+    "jets",
+    "names",
+    "top",
+]
+
+_PROCESSES: dict[str, Callable[..., Process]] = {
+    "ee_mumu": ee.ee_mumu,
+    "ee_qq": ee.ee_qq,
+    "ee_qqg": ee.ee_qqg,
+    "ee_4jet": jets.ee_4jet,
+    "top_decay": top.top_decay,
+}
+
+
+def names() -> list[str]:
+    """Every built-in name: the test functions, then the physics processes."""
+    return functions.names() + sorted(_PROCESSES)
+
+
+def get(name: str, dim: int | None = None, **options: Any):
+    """The built-in integrand ``name``; ``dim`` is checked for processes (their own is fixed)."""
+    if name in _PROCESSES:
+        process = _PROCESSES[name](**options)
+        if dim is not None and dim != process.dim:
+            raise ValueError(
+                f"{name} has dimension {process.dim} (its phase space), not --dim {dim}; "
+                "leave --dim out for processes"
+            )
+        return process
+    if name not in functions.names():
+        raise ValueError(
+            f"unknown integrand or process {name!r}; valid names: {', '.join(names())}"
+        )
+    return functions.get(name, dim=dim, **options)
+
+
+def describe() -> dict[str, str]:
+    """name → one-line description, for ``mlintegrate list``."""
+    out = dict(functions.describe())
+    for name, factory in sorted(_PROCESSES.items()):
+        out[name] = factory().description
+    return out

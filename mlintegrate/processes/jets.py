@@ -1,0 +1,98 @@
+"""e+e− → 4 partons, a Parke–Taylor toy: the singular 8-dimensional case VEGAS struggles with.
+
+A toy, not QCD: four massless "gluons" k1..k4 from a colour-singlet at √s carry the
+maximally-helicity-violating (Parke–Taylor) structure summed over helicities and colour
+orderings at leading colour,
+
+    |M|² = e⁴ g_s⁴ / s² · Σ_{i<j} s_ij⁴ · Σ_{σ} 1 / (s_{σ1σ2} s_{σ2σ3} s_{σ3σ4} s_{σ4σ1}),
+
+σ over the 3 distinct cyclic orderings (each with its reflection: 6 terms), with the soft and
+collinear poles s_ij → 0 of real multi-jet matrix elements. Cuts: p_T > ``pt_min`` (to the
+beam) for every parton and ΔR > ``dr_min`` for every pair. Symmetry factor 1/4! for four
+identical gluons. There is no closed form: the reference is a long VEGAS run, stored in
+``references.json`` with its error and the command that recomputes it
+(``python -m mlintegrate.processes.references ee_4jet``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from ..phasespace.kinematics import delta_r, pt
+from .particles import Particles
+from .process import Process
+from .references import stored_reference
+
+__all__ = ["ee_4jet"]
+
+_ALPHA = 1.0 / 137.035999084
+_ORDERINGS = [(0,) + perm for perm in itertools.permutations((1, 2, 3))]
+
+
+def _invariants(k: np.ndarray) -> np.ndarray:
+    """s_ij = 2 k_i·k_j for massless k (n, 4, 4) → (n, 4, 4) symmetric."""
+    dots = k[..., 0, None] * k[:, None, :, 0] - np.einsum("nia,nja->nij", k[..., 1:], k[..., 1:])
+    return 2.0 * dots
+
+
+def ee_4jet(
+    sqrt_s: float = 91.2,
+    alpha_s: float = 0.118,
+    pt_min: float = 5.0,
+    dr_min: float = 0.4,
+    phase_space: str = "diet",
+) -> Process:
+    """The Parke–Taylor 4-parton toy (module docstring); σ in pb."""
+    if not 0 < pt_min < sqrt_s / 2:
+        raise ValueError(f"pt_min must be in (0, sqrt_s/2) GeV, got {pt_min}")
+    if not dr_min > 0:
+        raise ValueError(f"dr_min must be > 0, got {dr_min}")
+    s = sqrt_s**2
+    norm = (4 * math.pi * _ALPHA) ** 2 * (4 * math.pi * alpha_s) ** 2 / s**2
+
+    def matrix_element(p: np.ndarray) -> np.ndarray:
+        sij = _invariants(p[:, 2:])
+        iu, ju = np.triu_indices(4, 1)
+        numerator = np.sum(sij[:, iu, ju] ** 4, axis=1)
+        denominator = np.zeros(p.shape[0])
+        for o in _ORDERINGS:
+            denominator += 1.0 / (
+                sij[:, o[0], o[1]] * sij[:, o[1], o[2]] * sij[:, o[2], o[3]] * sij[:, o[3], o[0]]
+            )
+        return norm * numerator * denominator
+
+    def cuts(p: np.ndarray) -> np.ndarray:
+        k = p[:, 2:]
+        ok = np.all(pt(k) > pt_min, axis=1)
+        for i, j in itertools.combinations(range(4), 2):
+            ok &= delta_r(k[:, i], k[:, j]) > dr_min
+        return ok
+
+    options = {"sqrt_s": sqrt_s, "alpha_s": alpha_s, "pt_min": pt_min, "dr_min": dr_min}
+    ref = stored_reference("ee_4jet", options)
+    return Process(
+        matrix_element,
+        incoming=(0.0, 0.0),
+        outgoing_masses=(0.0, 0.0, 0.0, 0.0),
+        sqrt_s=sqrt_s,
+        cuts=cuts,
+        phase_space=phase_space,
+        symmetry_factor=1.0 / 24.0,
+        name="ee_4jet",
+        particles=Particles(
+            pdg_ids=(11, -11, 21, 21, 21, 21),
+            # one colour ring g1 g2 g3 g4 (the leading-colour ordering 1234)
+            colours=((0, 0), (0, 0), (501, 504), (502, 501), (503, 502), (504, 503)),
+            alpha_qed=_ALPHA,
+            alpha_qcd=alpha_s,
+        ),
+        exact=None if ref is None else ref["value"],
+        exact_error=None if ref is None else ref["error"],
+        description=(
+            f"e+e- -> 4 partons, Parke-Taylor MHV toy, sqrt(s)={sqrt_s} GeV, pT>{pt_min} GeV, "
+            f"dR>{dr_min}; reference from a long VEGAS run"
+        ),
+    )
