@@ -172,8 +172,10 @@ def generate_events(
                         if ids is not None:
                             kept_ids.append(ids)
                     n_kept += take.size
-                    eff = n_kept / moments.n
-                    bar.advance(int(take.size), eff=f"{eff:.2%}")
+                    rate = n_kept / max(time.perf_counter() - t0, 1e-9)
+                    bar.advance(
+                        int(take.size), eff=f"{n_kept / moments.n:.2%}", rate=f"{rate:.0f} ev/s"
+                    )
             else:
                 status = "complete"
     finally:

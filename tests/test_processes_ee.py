@@ -30,6 +30,7 @@ CASES = [
     (lambda: ee.ee_mumu(), "vegas", 1e-4),
     (lambda: ee.ee_mumu(with_z=True), "vegas", 1e-4),
     (lambda: ee.ee_mumu(sqrt_s=10.0, phase_space="rambo"), "uniform", 1e-3),
+    (lambda: ee.ee_qq(), "uniform", 1e-3),
     (lambda: ee.ee_qq(), "vegas", 1e-4),
     (lambda: ee.ee_qqg(), "uniform", 2e-2),
     (lambda: ee.ee_qqg(), "vegas", 1e-2),
