@@ -91,6 +91,42 @@ RECORD_SCHEMA: dict[str, Any] = {
 }
 
 
+# compare adds a learning curve and, for processes, a summary of the unweighted events
+COMPARE_RECORD_SCHEMA: dict[str, Any] = {
+    "allOf": [RECORD_SCHEMA],
+    "required": ["learning_curve", "events", "unit"],
+    "properties": {
+        "unit": {"type": "string"},
+        "learning_curve": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["calls", "rsd"],
+                "properties": {
+                    "calls": {"type": "integer", "minimum": 1},
+                    "rsd": {"type": "number", "minimum": 0},
+                },
+            },
+        },
+        "events": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["n", "calls", "events_per_call", "overweight_fraction", "time_s"],
+                    "properties": {
+                        "n": {"type": "integer", "minimum": 1},
+                        "calls": {"type": "integer", "minimum": 1},
+                        "events_per_call": {"type": "number", "exclusiveMinimum": 0},
+                        "overweight_fraction": {"type": "number", "minimum": 0, "maximum": 1},
+                    },
+                },
+            ]
+        },
+    },
+}
+
+
 def _check_record(record: dict[str, Any]) -> None:
     """Schema-valid, every number finite, and the estimate within 5σ of the exact value."""
     jsonschema.validate(record, RECORD_SCHEMA)
@@ -371,6 +407,8 @@ def test_compare_on_a_process_draws_learning_curves_and_kinematics(tmp_path):
         assert data.startswith(b"\x89PNG\r\n\x1a\n"), name
         assert imread(out / name).size > 0
     records = json.loads((out / "results.json").read_text())
+    for record in records:
+        jsonschema.validate(record, COMPARE_RECORD_SCHEMA)
     vegas = next(r for r in records if r["backend"] == "vegas")
     assert vegas["unit"] == "pb"
     assert vegas["events"]["n"] == 300 and vegas["events"]["events_per_call"] > 0
