@@ -95,6 +95,16 @@ def sigma_mumu(sqrt_s: float, with_z: bool = False, ew: EWParameters = EWParamet
     return 4.0 * math.pi * ALPHA**2 / (3.0 * s) * a0 * GEV2_TO_PB
 
 
+def _angular_matrix_element(norm: float, a0: float, a1: float):
+    """|M|² = norm [A0 (1 + cos²θ) + A1 cos θ], θ between the e− beam (+z) and particle 3."""
+
+    def matrix_element(p: np.ndarray) -> np.ndarray:
+        cos = p[:, 2, 3] / np.linalg.norm(p[:, 2, 1:], axis=1)
+        return norm * (a0 * (1.0 + cos**2) + a1 * cos)
+
+    return matrix_element
+
+
 def ee_mumu(sqrt_s: float = 91.2, with_z: bool = False, phase_space: str = "diet") -> Process:
     """e+e− → μ+μ−: |M|² = 16π²α² [A0 (1 + cos²θ) + A1 cos θ], θ = ∠(e−, μ−).
 
@@ -102,18 +112,10 @@ def ee_mumu(sqrt_s: float = 91.2, with_z: bool = False, phase_space: str = "diet
     carry the interference and |χ|² terms and σ = 4πα²/(3s) A0 (the cos θ term integrates
     to zero). Outgoing: μ−, μ+.
     """
-    s = sqrt_s**2
-    a0, a1 = EWParameters().coefficients(s, with_z)
-    norm = 16.0 * math.pi**2 * ALPHA**2
-
-    def matrix_element(p: np.ndarray) -> np.ndarray:
-        # cos θ between the e− beam (+z) and the μ−
-        cos = p[:, 2, 3] / np.linalg.norm(p[:, 2, 1:], axis=1)
-        return norm * (a0 * (1.0 + cos**2) + a1 * cos)
-
+    a0, a1 = EWParameters().coefficients(sqrt_s**2, with_z)
     label = "γ/Z" if with_z else "γ"
     return Process(
-        matrix_element,
+        _angular_matrix_element(16.0 * math.pi**2 * ALPHA**2, a0, a1),
         incoming=(0.0, 0.0),
         outgoing_masses=(0.0, 0.0),
         sqrt_s=sqrt_s,
@@ -136,14 +138,8 @@ def ee_qq(sqrt_s: float = 91.2, n_flavours: int = 5, phase_space: str = "diet") 
     if not 1 <= n_flavours <= 5:
         raise ValueError(f"n_flavours must be 1..5 (d, u, s, c, b), got {n_flavours}")
     charge2 = sum(q * q for q in QUARK_CHARGES[:n_flavours])
-    norm = N_C * charge2 * 16.0 * math.pi**2 * ALPHA**2
-
-    def matrix_element(p: np.ndarray) -> np.ndarray:
-        cos = p[:, 2, 3] / np.linalg.norm(p[:, 2, 1:], axis=1)
-        return norm * (1.0 + cos**2)
-
     return Process(
-        matrix_element,
+        _angular_matrix_element(N_C * charge2 * 16.0 * math.pi**2 * ALPHA**2, 1.0, 0.0),
         incoming=(0.0, 0.0),
         outgoing_masses=(0.0, 0.0),
         sqrt_s=sqrt_s,
