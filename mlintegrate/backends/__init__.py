@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Backend
+from .flow import Flow
 from .uniform import Uniform
 from .vegas import Vegas
 
-__all__ = ["Backend", "Uniform", "Vegas", "get", "names"]
+__all__ = ["Backend", "Flow", "Uniform", "Vegas", "get", "names"]
 
-_REGISTRY: dict[str, type[Backend]] = {cls.name: cls for cls in (Uniform, Vegas)}
+_REGISTRY: dict[str, type[Backend]] = {cls.name: cls for cls in (Uniform, Vegas, Flow)}
 
 
 def names() -> list[str]:

@@ -1,0 +1,101 @@
+"""The conditioner of a coupling layer: a small MLP whose last layer starts at zero.
+
+The network computes in float32 by default (``dtype``): on a CPU a float32 matmul is ~2.3×
+faster than a float64 one, and the precision of a conditioner does not enter the density. A
+coupling layer's Jacobian is triangular whatever function of the conditioning coordinates its
+spline parameters are, so the density stays exact as long as the forward and the inverse pass
+compute the same parameters from the same (unchanged) coordinates, which they do.
+
+h_0 = 2x − 1 (inputs in [0, 1] centred), h_{l+1} = act(W_l h_l + b_l) for ``depth`` hidden
+layers of ``hidden`` units, out = W_L h_L + b_L with W_L = b_L = 0 at initialisation, so a
+flow built from these starts as the identity (uniform density). Shapes: (n, in) → (n, out).
+
+With ``in_features = 0`` (nothing to condition on: a one-dimensional flow) the MLP is a
+learnable constant vector of size ``out_features`` (zero at initialisation).
+
+Weights are drawn from a numpy generator seeded by ``seed`` (torch's default scheme,
+U(−1/√fan_in, 1/√fan_in)), so the initial network does not depend on torch's global seed or
+on the device.
+
+>>> import torch
+>>> net = MLP(3, 5, hidden=8, depth=2, seed=0)
+>>> net(torch.rand(4, 3, dtype=torch.float64)).abs().max().item()
+0.0
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import skip_init
+
+__all__ = ["ACTIVATIONS", "MLP"]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+}
+
+
+class MLP(nn.Module):
+    """Fully connected network (n, in_features) → (n, out_features), zero last layer.
+
+    Args:
+        in_features: inputs per point (may be 0: then a learnable constant).
+        out_features: outputs per point.
+        hidden: units per hidden layer.
+        depth: number of hidden layers (≥ 1 when in_features > 0).
+        activation: one of ``ACTIVATIONS``.
+        seed: seed of the numpy generator that draws the initial weights.
+        dtype: dtype of the weights and the computation; inputs are cast to it and the
+            output is returned in it.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: int = 64,
+        depth: int = 2,
+        activation: str = "relu",
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ):
+        super().__init__()
+        self.dtype = dtype
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        if self.in_features == 0:
+            self.net = None
+            self.constant = nn.Parameter(torch.zeros(self.out_features, dtype=dtype))
+            return
+        gen = np.random.default_rng(seed)
+        layers: list[nn.Module] = []
+        width = self.in_features
+        for _ in range(depth):
+            layers += [_linear(width, hidden, gen, dtype), ACTIVATIONS[activation]()]
+            width = hidden
+        last = skip_init(nn.Linear, width, self.out_features, dtype=dtype)
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.zero_()
+        self.net = nn.Sequential(*layers, last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.net is None:
+            return self.constant.expand(x.shape[0], self.out_features)
+        return self.net(2.0 * x.to(self.dtype) - 1.0)
+
+
+def _linear(fan_in: int, fan_out: int, gen: np.random.Generator, dtype: torch.dtype) -> nn.Linear:
+    layer = skip_init(nn.Linear, fan_in, fan_out, dtype=dtype)  # no global torch rng
+    bound = 1.0 / np.sqrt(fan_in)
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(gen.uniform(-bound, bound, (fan_out, fan_in))))
+        layer.bias.copy_(torch.from_numpy(gen.uniform(-bound, bound, fan_out)))
+    return layer
