@@ -6,7 +6,8 @@ with distribution function
 
     F_k(x) = (k+1) x^k - k x^(k+1).
 
-:func:`solve_scalar` / :func:`solve_numpy` return x = F_k^{-1}(u) to machine precision:
+:func:`solve_block` (numba, for a block of events) and :func:`solve_numpy` return
+x = F_k^{-1}(u) to machine precision:
 
 The result is raised to X_MIN = 1e-30 (a sliver u < 2e-30 of the cube), so that the chain of
 intermediate masses cannot underflow.
@@ -29,7 +30,7 @@ from numpy.typing import NDArray
 
 from ._jit import jit
 
-__all__ = ["U_MIN", "X_MIN", "cdf_numpy", "cdf_scalar", "solve_numpy", "solve_scalar"]
+__all__ = ["U_MIN", "X_MIN", "cdf_numpy", "cdf_scalar", "solve_block", "solve_numpy"]
 
 FloatArray = NDArray[np.float64]
 
@@ -53,27 +54,6 @@ def cdf_scalar(x: float, k: int) -> float:
     for _ in range(k):
         xk = xk * x
     return xk * ((k + 1) - k * x)
-
-
-@jit
-def _root_scalar(v: float, k: int) -> float:
-    """v^(1/k); sqrt for k = 2 and 4 (pow costs ~20 ns)."""
-    if k == 2:
-        return math.sqrt(v)
-    if k == 4:
-        return math.sqrt(math.sqrt(v))
-    return v ** (1.0 / k)
-
-
-@jit
-def _halley_scalar(x: float, u: float, k: int) -> float:
-    xk2 = 1.0
-    for _ in range(k - 2):
-        xk2 = xk2 * x
-    xk1 = xk2 * x
-    r = xk1 * x * ((k + 1) - k * x) - u
-    t = r / ((k * (k + 1)) * xk1 * (1.0 - x))
-    return x - t / (1.0 - 0.5 * t * ((k - 1) - k * x) / (x * (1.0 - x)))
 
 
 @jit
@@ -111,34 +91,74 @@ def _safe_scalar(u: float, k: int) -> float:
     return x
 
 
-@jit
-def solve_scalar(u: float, k: int) -> float:
-    """x in [X_MIN, 1] with F_k(x) = u (k >= 1); u is clipped to [U_MIN, 1]."""
-    x = _solve_unclipped(u, k)
-    return x if x > X_MIN else X_MIN
-
-
-@jit
-def _solve_unclipped(u: float, k: int) -> float:
-    if u < U_MIN:
-        u = U_MIN
-    if u >= 1.0:
-        return 1.0
-    if k == 1:  # 2x - x^2 = u  <=>  (1 - x)^2 = 1 - u
-        return u / (1.0 + math.sqrt(1.0 - u))
-    lo = _root_scalar(u / (k + 1), k)
-    hi = 1.0 - math.sqrt(2.0 * (1.0 - u) / (k * (k + 1)))
-    x = lo + u * u * (3.0 - 2.0 * u) * (hi - lo)
-    x = _halley_scalar(x, u, k)
-    x = _halley_scalar(x, u, k)
-    xk1 = 1.0
-    for _ in range(k - 1):
-        xk1 = xk1 * x
+@jit(inline="always")
+def _halley_step(x: float, xk2: float, u: float, k: int) -> float:
+    """Halley step for F_k(x) = u given xk2 = x^(k-2)."""
+    xk1 = xk2 * x
     r = xk1 * x * ((k + 1) - k * x) - u
-    step = r / ((k * (k + 1)) * xk1 * (1.0 - x))
-    if abs(step) <= _ACCEPT * min(x, 1.0 - x):
-        return x - step
-    return _safe_scalar(u, k)
+    t = r / ((k * (k + 1)) * xk1 * (1.0 - x))
+    return x - t / (1.0 - 0.5 * t * ((k - 1) - k * x) / (x * (1.0 - x)))
+
+
+@jit
+def _power_block(x: FloatArray, p: int, out: FloatArray) -> None:
+    """out[i] = x[i]^p as the product 1 * x * ... * x (the rounding of the numpy twin)."""
+    nb = x.shape[0]
+    for i in range(nb):
+        out[i] = 1.0
+    for _ in range(p):
+        for i in range(nb):
+            out[i] = out[i] * x[i]
+
+
+@jit
+def solve_block(u: FloatArray, k: int, x: FloatArray, work: FloatArray) -> None:
+    """x[i] in [X_MIN, 1] with F_k(x[i]) = u[i] (k >= 1, u clipped to [U_MIN, 1]) for a block.
+
+    Lane by lane the operations of :func:`solve_numpy`; each pass is one loop over the block
+    without calls or inner loops, so that LLVM vectorises it. ``work`` is scratch (2, len(u)).
+    """
+    nb = u.shape[0]
+    if k == 1:  # 2x - x^2 = u  <=>  (1 - x)^2 = 1 - u
+        for i in range(nb):
+            v = max(u[i], U_MIN)
+            xi = v / (1.0 + math.sqrt(max(1.0 - v, 0.0))) if v < 1.0 else 1.0
+            x[i] = max(xi, X_MIN)
+        return
+    v, xk = work[0, :nb], work[1, :nb]
+    for i in range(nb):
+        vi = max(u[i], U_MIN)
+        v[i] = vi if vi < 1.0 else 0.5  # placeholder in the u = 1 lanes
+        x[i] = v[i] / (k + 1)
+    if k == 2:
+        for i in range(nb):
+            x[i] = math.sqrt(x[i])
+    elif k == 4:
+        for i in range(nb):
+            x[i] = math.sqrt(math.sqrt(x[i]))
+    else:
+        for i in range(nb):
+            x[i] = x[i] ** (1.0 / k)
+    for i in range(nb):
+        hi = 1.0 - math.sqrt(2.0 * (1.0 - v[i]) / (k * (k + 1)))
+        x[i] = x[i] + v[i] * v[i] * (3.0 - 2.0 * v[i]) * (hi - x[i])
+    for _ in range(2):
+        _power_block(x, k - 2, xk)
+        for i in range(nb):
+            x[i] = _halley_step(x[i], xk[i], v[i], k)
+    _power_block(x, k - 1, xk)
+    for i in range(nb):  # Newton step; xk[i] < 0 flags a lane for the safeguarded iteration
+        xi = x[i]
+        r = xk[i] * xi * ((k + 1) - k * xi) - v[i]
+        step = r / ((k * (k + 1)) * xk[i] * (1.0 - xi))
+        ok = abs(step) <= _ACCEPT * min(xi, 1.0 - xi)
+        x[i] = xi - step
+        xk[i] = 1.0 if ok or u[i] >= 1.0 else -1.0
+    for i in range(nb):
+        if xk[i] < 0.0:
+            x[i] = _safe_scalar(v[i], k)
+    for i in range(nb):
+        x[i] = max(x[i], X_MIN) if u[i] < 1.0 else 1.0
 
 
 # --- numpy ------------------------------------------------------------------------------------
@@ -202,7 +222,7 @@ def _safe_numpy(u: FloatArray, k: int) -> FloatArray:
 
 
 def solve_numpy(u: FloatArray, k: int) -> FloatArray:
-    """Numpy twin of :func:`solve_scalar` for an array of u."""
+    """Numpy twin of :func:`solve_block`."""
     return np.maximum(_solve_unclipped_numpy(u, k), X_MIN)
 
 

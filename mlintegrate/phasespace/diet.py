@@ -28,6 +28,12 @@ Numerics: the lab energies use cancellation-free boost formulas
 (:func:`~mlintegrate.phasespace.kinematics.boost_accurate_scalar`), so on-shell masses and
 momentum conservation hold to ~1e-15 relative even for strongly boosted intermediate states.
 Mass fractions are kept >= 1e-30 (u_i < 2e-30 only), so the output stays finite everywhere.
+
+The numba kernel works on blocks of events (u transposed into cache-resident rows): each step
+of the chain (root solve, emission) is one call-free, branch-free loop over the block, which
+LLVM vectorises; per event it performs the operations of the numpy twin, except that
+sin is a polynomial (:func:`~mlintegrate.phasespace.kinematics.cos_sin_2pi_scalar`, within 1 ulp
+of libm), so the twins agree to ~1e-16 relative.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from ._checks import (
     check_unit_array,
 )
 from ._jit import check_backend, jit
-from ._massfrac import cdf_numpy, cdf_scalar, solve_numpy, solve_scalar
+from ._massfrac import cdf_numpy, cdf_scalar, solve_block, solve_numpy
 from .kinematics import (
     boost_accurate_numpy,
     boost_accurate_scalar,
@@ -78,7 +84,7 @@ def diet_dim(n_particles: int) -> int:
 # (Q^0 m x = Q^0 (e_r - |k|) for Q' of rest energy e_r = m (1+x)/2 and |k| = m (1-x)/2).
 
 
-@jit
+@jit(inline="always")
 def _emit_scalar(
     m: float, x: float, kx: float, ky: float, kz: float, kabs: float,
     q0: float, qx: float, qy: float, qz: float,
@@ -151,41 +157,99 @@ def _emit_numpy(
 # --- forward map ------------------------------------------------------------------------------
 
 
+#: Events per block of the numba kernel: its scratch rows stay in the L1/L2 cache.
+_BLOCK = 256
+
+
+@jit
+def _first_block(
+    sqrt_s: float, ct: FloatArray, ph: FloatArray, x: FloatArray, m: FloatArray,
+    q: FloatArray, out: FloatArray,
+) -> None:  # fmt: skip
+    """Decay of P = (sqrt_s, 0, 0, 0) at rest: p_1 into ``out``, Q_2 into ``q``, M_2 into ``m``."""
+    for i in range(x.shape[0]):
+        xi = x[i]
+        c = 2.0 * ct[i] - 1.0
+        cph, sph = cos_sin_2pi_scalar(ph[i])
+        st = math.sqrt((1.0 - c) * (1.0 + c))
+        kabs = 0.5 * sqrt_s * (1.0 - xi)
+        kx = kabs * st * cph
+        ky = kabs * st * sph
+        kz = kabs * c
+        out[0, i] = kabs
+        out[1, i] = kx
+        out[2, i] = ky
+        out[3, i] = kz
+        q[0, i] = 0.5 * sqrt_s * (1.0 + xi)
+        q[1, i] = -kx
+        q[2, i] = -ky
+        q[3, i] = -kz
+        m[i] = sqrt_s * math.sqrt(xi)
+
+
+@jit
+def _emit_block(
+    ct: FloatArray, ph: FloatArray, x: FloatArray, m: FloatArray, q: FloatArray, out: FloatArray
+) -> None:
+    """Decay Q -> p + Q' of mass^2 x m^2: p into ``out``, Q' and its mass replace ``q``, ``m``."""
+    for i in range(x.shape[0]):
+        mi = m[i]
+        xi = x[i]
+        c = 2.0 * ct[i] - 1.0
+        cph, sph = cos_sin_2pi_scalar(ph[i])
+        st = math.sqrt((1.0 - c) * (1.0 + c))
+        kabs = 0.5 * mi * (1.0 - xi)
+        kx = kabs * st * cph
+        ky = kabs * st * sph
+        kz = kabs * c
+        e1, x1, y1, z1, q0, qx, qy, qz = _emit_scalar(
+            mi, xi, kx, ky, kz, kabs, q[0, i], q[1, i], q[2, i], q[3, i]
+        )
+        out[0, i] = e1
+        out[1, i] = x1
+        out[2, i] = y1
+        out[3, i] = z1
+        q[0, i] = q0
+        q[1, i] = qx
+        q[2, i] = qy
+        q[3, i] = qz
+        m[i] = mi * math.sqrt(xi)
+
+
 @jit
 def _diet_numba(u: FloatArray, sqrt_s: float, p: FloatArray) -> None:
+    """Blocks of _BLOCK events, u transposed into rows; every step of the decay chain is one loop
+    over the block (vectorised by LLVM), the same operations per event as :func:`_diet_numpy`."""
     n_ev, n = p.shape[0], p.shape[1]
-    for e in range(n_ev):
-        q0 = sqrt_s  # current parent Q_{j+1} in the lab, mass m
-        qx = 0.0
-        qy = 0.0
-        qz = 0.0
-        m = sqrt_s
+    dim = u.shape[1]
+    ut = np.empty((dim, _BLOCK))
+    x = np.empty(_BLOCK)
+    m = np.empty(_BLOCK)
+    q = np.empty((4, _BLOCK))
+    out = np.empty((4, _BLOCK))
+    work = np.empty((2, _BLOCK))
+    for e0 in range(0, n_ev, _BLOCK):
+        nb = min(_BLOCK, n_ev - e0)
+        for i in range(nb):
+            for c in range(dim):
+                ut[c, i] = u[e0 + i, c]
         for j in range(n - 1):
             k = n - 2 - j
-            x = solve_scalar(u[e, j], k) if k > 0 else 0.0
-            c = 2.0 * u[e, n - 2 + 2 * j] - 1.0
-            cph, sph = cos_sin_2pi_scalar(u[e, n - 1 + 2 * j])
-            st = math.sqrt((1.0 - c) * (1.0 + c))
-            kabs = 0.5 * m * (1.0 - x)
-            kx = kabs * st * cph
-            ky = kabs * st * sph
-            kz = kabs * c
-            if j == 0:  # parent at rest: no boost
-                e1, x1, y1, z1 = kabs, kx, ky, kz
-                q0, qx, qy, qz = 0.5 * m * (1.0 + x), -kx, -ky, -kz
+            if k > 0:
+                solve_block(ut[j, :nb], k, x[:nb], work)
             else:
-                e1, x1, y1, z1, q0, qx, qy, qz = _emit_scalar(
-                    m, x, kx, ky, kz, kabs, q0, qx, qy, qz
-                )
-            p[e, j, 0] = e1
-            p[e, j, 1] = x1
-            p[e, j, 2] = y1
-            p[e, j, 3] = z1
-            m = m * math.sqrt(x)
-        p[e, n - 1, 0] = q0
-        p[e, n - 1, 1] = qx
-        p[e, n - 1, 2] = qy
-        p[e, n - 1, 3] = qz
+                x[:nb] = 0.0
+            ct, ph = ut[n - 2 + 2 * j, :nb], ut[n - 1 + 2 * j, :nb]
+            if j == 0:
+                _first_block(sqrt_s, ct, ph, x[:nb], m, q, out)
+            else:
+                _emit_block(ct, ph, x[:nb], m, q, out)
+            for i in range(nb):
+                for c in range(4):
+                    p[e0 + i, j, c] = out[c, i]
+        for i in range(nb):
+            for c in range(4):
+                p[e0 + i, n - 1, c] = q[c, i]
 
 
 def _diet_numpy(u: FloatArray, n: int, sqrt_s: float) -> FloatArray:

@@ -19,7 +19,10 @@ Numerics: written as above, the transformation loses ~eps gamma^2 relative preci
 strongly boosted (nearly collinear q_i, common for n = 2). Here M^2 and the rest-frame energies
 Q.q_i are summed from the cancellation-free pair products 2 q_i.q_j = q_i^0 q_j^0 |n_i - n_j|^2
 (n = unit directions), and p_i = x (Q.q_i / M, q_i - Q (q_i^0 + Q.q_i/M) / (Q^0 + M)) (the same
-boost), which keeps conservation and masslessness at ~1e-15 relative.
+boost), which keeps conservation and masslessness at ~1e-15 relative. The numba kernel works
+on blocks of events: each stage is one loop over the block that LLVM vectorises (sin is a
+polynomial within 1 ulp of libm; log stays a libm call, in a loop of its own), with the
+operations of the numpy twin per event.
 
 The map uses 4n random numbers for a (3n-4)-dimensional phase space: it is not a bijection (see
 :mod:`mlintegrate.phasespace.diet` for one that is). Column layout of ``u``: particle i uses
@@ -66,54 +69,107 @@ def massless_volume(n_particles: int, sqrt_s: float) -> float:
     )
 
 
+#: Events per block of the numba kernel: its scratch rows stay in the L1/L2 cache.
+_BLOCK = 256
+
+
+@jit
+def _massless_block(
+    uc: FloatArray, uph: FloatArray, q0: FloatArray, nx: FloatArray, ny: FloatArray,
+    nz: FloatArray, s0: FloatArray, sx: FloatArray, sy: FloatArray, sz: FloatArray,
+) -> None:  # fmt: skip
+    """Unit direction n of one particle (energy q0 given) for a block; adds q0 (1, n) to s."""
+    for e in range(q0.shape[0]):
+        c = 2.0 * uc[e] - 1.0
+        st = math.sqrt((1.0 - c) * (1.0 + c))
+        cph, sph = cos_sin_2pi_scalar(uph[e])
+        nx[e] = st * cph
+        ny[e] = st * sph
+        nz[e] = c
+        s0[e] = s0[e] + q0[e]
+        sx[e] = sx[e] + q0[e] * nx[e]
+        sy[e] = sy[e] + q0[e] * ny[e]
+        sz[e] = sz[e] + q0[e] * nz[e]
+
+
+@jit
+def _pair_block(
+    q0a: FloatArray, nxa: FloatArray, nya: FloatArray, nza: FloatArray,
+    q0b: FloatArray, nxb: FloatArray, nyb: FloatArray, nzb: FloatArray,
+    acca: FloatArray, accb: FloatArray, m2: FloatArray,
+) -> None:  # fmt: skip
+    """2 q_a.q_b = q0a q0b |n_a - n_b|^2 added to 2 Q.q_a, 2 Q.q_b and M^2."""
+    for e in range(m2.shape[0]):
+        dx = nxa[e] - nxb[e]
+        dy = nya[e] - nyb[e]
+        dz = nza[e] - nzb[e]
+        d = q0a[e] * q0b[e] * (dx * dx + dy * dy + dz * dz)
+        acca[e] = acca[e] + d
+        accb[e] = accb[e] + d
+        m2[e] = m2[e] + d
+
+
+@jit
+def _boost_block(
+    sqrt_s: float, q0: FloatArray, nx: FloatArray, ny: FloatArray, nz: FloatArray,
+    acc: FloatArray, s0: FloatArray, sx: FloatArray, sy: FloatArray, sz: FloatArray,
+    m2: FloatArray, out: FloatArray,
+) -> None:  # fmt: skip
+    """p = x (Q.q / M, q - Q (q0 + Q.q/M) / (Q^0 + M)), x = sqrt_s / M, into ``out`` (4, nb)."""
+    for e in range(q0.shape[0]):
+        m = math.sqrt(m2[e])
+        x = sqrt_s / m
+        h = 1.0 / (s0[e] + m)
+        er = 0.5 * acc[e] / m
+        f = (q0[e] + er) * h
+        out[0, e] = x * er
+        out[1, e] = x * (q0[e] * nx[e] - sx[e] * f)
+        out[2, e] = x * (q0[e] * ny[e] - sy[e] * f)
+        out[3, e] = x * (q0[e] * nz[e] - sz[e] * f)
+
+
 @jit
 def _rambo_numba(u: FloatArray, sqrt_s: float, p: FloatArray) -> None:
+    """Blocks of _BLOCK events, u transposed into rows; each stage is one loop over the block
+    (vectorised by LLVM, but for the one calling log) with the operations of
+    :func:`_rambo_numpy`."""
     n_ev, n = p.shape[0], p.shape[1]
-    acc = np.empty(n)  # 2 Q.q_i, accumulated over pairs
-    for e in range(n_ev):
-        s0 = 0.0
-        sx = 0.0
-        sy = 0.0
-        sz = 0.0
+    ut = np.empty((4 * n, _BLOCK))
+    q = np.empty((4, n, _BLOCK))  # q_i^0 and the unit direction n_i of each particle
+    acc = np.empty((n, _BLOCK))  # 2 Q.q_i, accumulated over pairs
+    s = np.empty((5, _BLOCK))  # Q = sum q_i, then M^2
+    out = np.empty((4, _BLOCK))
+    for e0 in range(0, n_ev, _BLOCK):
+        nb = min(_BLOCK, n_ev - e0)
+        for e in range(nb):
+            for c in range(4 * n):
+                ut[c, e] = u[e0 + e, c]
+        s[:, :nb] = 0.0
+        acc[:, :nb] = 0.0
         for i in range(n):
-            c = 2.0 * u[e, 4 * i] - 1.0
-            prod = u[e, 4 * i + 2] * u[e, 4 * i + 3]
-            if prod < _TINY:
-                prod = _TINY
-            q0 = -math.log(prod)
-            st = math.sqrt((1.0 - c) * (1.0 + c))
-            cph, sph = cos_sin_2pi_scalar(u[e, 4 * i + 1])
-            p[e, i, 0] = q0
-            p[e, i, 1] = st * cph  # unit direction for now
-            p[e, i, 2] = st * sph
-            p[e, i, 3] = c
-            s0 = s0 + q0
-            sx = sx + q0 * p[e, i, 1]
-            sy = sy + q0 * p[e, i, 2]
-            sz = sz + q0 * p[e, i, 3]
-            acc[i] = 0.0
+            for e in range(nb):  # libm log: a call, so a loop of its own
+                prod = ut[4 * i + 2, e] * ut[4 * i + 3, e]
+                q[0, i, e] = -math.log(prod if prod >= _TINY else _TINY)
+            _massless_block(
+                ut[4 * i, :nb], ut[4 * i + 1, :nb], q[0, i, :nb], q[1, i, :nb], q[2, i, :nb],
+                q[3, i, :nb], s[0, :nb], s[1, :nb], s[2, :nb], s[3, :nb],
+            )  # fmt: skip
         # M^2 = sum_{i<j} 2 q_i.q_j with 2 q_i.q_j = q_i^0 q_j^0 |n_i - n_j|^2: no cancellation
-        m2 = 0.0
         for i in range(n):
             for j in range(i + 1, n):
-                dx = p[e, i, 1] - p[e, j, 1]
-                dy = p[e, i, 2] - p[e, j, 2]
-                dz = p[e, i, 3] - p[e, j, 3]
-                d = p[e, i, 0] * p[e, j, 0] * (dx * dx + dy * dy + dz * dz)
-                acc[i] = acc[i] + d
-                acc[j] = acc[j] + d
-                m2 = m2 + d
-        m = math.sqrt(m2)
-        x = sqrt_s / m
-        h = 1.0 / (s0 + m)
+                _pair_block(
+                    q[0, i, :nb], q[1, i, :nb], q[2, i, :nb], q[3, i, :nb],
+                    q[0, j, :nb], q[1, j, :nb], q[2, j, :nb], q[3, j, :nb],
+                    acc[i, :nb], acc[j, :nb], s[4, :nb],
+                )  # fmt: skip
         for i in range(n):
-            q0 = p[e, i, 0]
-            er = 0.5 * acc[i] / m  # energy of q_i in the rest frame of Q: Q.q_i / M
-            f = (q0 + er) * h
-            p[e, i, 0] = x * er
-            p[e, i, 1] = x * (q0 * p[e, i, 1] - sx * f)
-            p[e, i, 2] = x * (q0 * p[e, i, 2] - sy * f)
-            p[e, i, 3] = x * (q0 * p[e, i, 3] - sz * f)
+            _boost_block(
+                sqrt_s, q[0, i, :nb], q[1, i, :nb], q[2, i, :nb], q[3, i, :nb], acc[i, :nb],
+                s[0, :nb], s[1, :nb], s[2, :nb], s[3, :nb], s[4, :nb], out,
+            )  # fmt: skip
+            for e in range(nb):
+                for c in range(4):
+                    p[e0 + e, i, c] = out[c, e]
 
 
 def _rambo_numpy(u: FloatArray, n: int, sqrt_s: float) -> FloatArray:
