@@ -275,3 +275,15 @@ def test_cuda_gives_the_cpu_numbers(quick):
     assert isinstance(u, np.ndarray) and u.dtype == np.float64
     np.testing.assert_allclose(u, u_cpu, atol=1e-12)
     np.testing.assert_allclose(q, q_cpu, rtol=1e-10)
+
+
+def test_flow_on_ee_qqg_is_unbiased_with_a_bounded_error():
+    """A short training on the 5-d e+e- -> q qbar g integrand with cuts: the estimate agrees
+    with the quadrature reference and its error beats uniform sampling's at equal calls
+    (measured, seed 7: flow rsd 0.88, uniform 4.2, pull +0.24)."""
+    f = mli.processes.get("ee_qqg")
+    flow = _train(Flow(f.dim), f, calls=40_000, batch_size=4_000, seed=7).integrate(f, calls=50_000)
+    uniform = mli.Integrator(mli.backends.get("uniform", dim=f.dim), rng=7, progress=False)
+    flat = uniform.integrate(f, calls=50_000)
+    assert abs(flow.mean - f.exact) < 4 * flow.sdev
+    assert flow.sdev / f.exact < 0.01 and flow.rsd < flat.rsd / 2

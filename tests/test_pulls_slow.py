@@ -34,3 +34,23 @@ def test_pulls_are_standard_normal(backend, name, dim, train, calls):
     pulls = _pulls(backend, name, dim, train, calls)
     assert abs(pulls.mean()) < 0.2, pulls.mean()
     assert 0.85 < pulls.std(ddof=1) < 1.15, pulls.std(ddof=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "dim", "train", "calls"),
+    [("camel", 2, 20_000, 5_000), ("ee_qqg", None, 60_000, 20_000)],
+)
+def test_flow_pulls_are_standard_normal(name, dim, train, calls):
+    """One trained flow, 200 evaluation seeds: the error of the estimate given the proposal
+    (what δI claims) is checked; training once keeps this test to seconds."""
+    f = mli.processes.get(name, dim=dim)
+    backend = mli.backends.get("flow", dim=f.dim)
+    mli.Integrator(backend, rng=1, progress=False).train(f, calls=train)
+    pulls = []
+    for seed in range(N_SEEDS):
+        r = mli.Integrator(backend, rng=1000 + seed, progress=False).integrate(f, calls=calls)
+        pulls.append((r.mean - f.exact) / r.sdev)
+    pulls = np.array(pulls)
+    assert abs(pulls.mean()) < 0.2, pulls.mean()
+    assert 0.85 < pulls.std(ddof=1) < 1.15, pulls.std(ddof=1)
