@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 import mlintegrate as mli
 
@@ -19,6 +20,15 @@ def trained(name: str, dim: int = 2, seed: int = 0) -> mli.backends.Backend:
 @pytest.fixture(params=BACKENDS)
 def backend_name(request) -> str:
     return request.param
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small tensors: one intra-op thread is several times faster on a shared machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
 
 
 @pytest.fixture

@@ -9,13 +9,7 @@ from mlintegrate.backends.nn.splines import n_spline_params, rq_spline, split_sp
 BINS = 12
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small tensors: one intra-op thread is several times faster on a shared machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _params(n: int, scale: float, seed: int = 0) -> torch.Tensor:
