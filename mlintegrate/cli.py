@@ -49,11 +49,17 @@ def _writable_file(parser: argparse.ArgumentParser, option: str, path: str | Non
         parser.error(f"{option} {path} is a folder; give a file name")
 
 
-def _integrand(parser: argparse.ArgumentParser, name: str, dim: int | None):
+def _integrand(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    name = args.name
     if name not in processes.names():
         parser.error(f"unknown integrand {name!r}; valid names: {', '.join(processes.names())}")
+    options = {}
+    if args.phase_space is not None:
+        if name not in processes.process_names():
+            parser.error(f"--phase-space applies to physics processes, not to {name!r}")
+        options["phase_space"] = args.phase_space
     try:
-        return processes.get(name, dim=dim)
+        return processes.get(name, dim=args.dim, **options)
     except ValueError as exc:
         parser.error(str(exc))
 
@@ -78,7 +84,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    f = _integrand(parser, args.name, args.dim)
+    f = _integrand(parser, args)
     _writable_file(parser, "--json", args.json)
     _writable_file(parser, "--save", args.save)
     if args.load:
@@ -112,7 +118,7 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    f = _integrand(parser, args.name, args.dim)
+    f = _integrand(parser, args)
     _writable_file(parser, "--out", args.out)
     if not str(args.out).endswith((".lhe", ".lhe.gz", ".npz")):
         parser.error(f"--out {args.out}: use a name ending in .lhe, .lhe.gz or .npz")
@@ -164,7 +170,7 @@ def _print_table(results) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    f = _integrand(parser, args.name, args.dim)
+    f = _integrand(parser, args)
     names = _backend_names(parser, args.backends)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         parser.error(f"--out {args.out} is a file; give a folder")
@@ -205,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="integrand calls for the final estimate (fresh points)",
     )
     common.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    common.add_argument(
+        "--phase-space",
+        default=None,
+        metavar="MAP",
+        help="processes: diet (default), rambo, or dalitz (ee_qqg: cuts on the cube's faces)",
+    )
 
     p = sub.add_parser("integrate", parents=[common], help="integrate with one backend")
     p.add_argument(

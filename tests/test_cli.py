@@ -311,6 +311,16 @@ def test_bad_dim(capsys):
     assert "dim=3" in err and "dim=2" in err
 
 
+def test_phase_space_option(tmp_path, capsys):
+    rec = _run_json(tmp_path, "ee_qqg", "--phase-space", "dalitz", "--backend", "uniform", *BUDGET)
+    assert rec["cut_efficiency"] == 1.0  # the Dalitz map puts the cuts on the cube's faces
+    assert abs(rec["pull"]) < 5
+    err = _usage_error(capsys, ["integrate", "camel", "--phase-space", "dalitz", *BUDGET])
+    assert "physics processes" in err and "'camel'" in err
+    err = _usage_error(capsys, ["integrate", "ee_qqg", "--phase-space", "flat", *BUDGET])
+    assert "'dalitz'" in err and "'flat'" in err
+
+
 def test_list(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out

@@ -34,6 +34,8 @@ CASES = [
     (lambda: ee.ee_qq(), "vegas", 1e-4),
     (lambda: ee.ee_qqg(), "uniform", 2e-2),
     (lambda: ee.ee_qqg(), "vegas", 1e-2),
+    (lambda: ee.ee_qqg(phase_space="dalitz"), "uniform", 2e-2),
+    (lambda: ee.ee_qqg(phase_space="dalitz"), "vegas", 1e-3),
 ]
 
 
@@ -164,6 +166,15 @@ def test_bad_process_definitions_are_named(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         Process(lambda p: np.ones(len(p)), **args)
+
+
+def test_qqg_dalitz_map_passes_every_cut_and_rejects_unknown_maps():
+    process = ee.ee_qqg(phase_space="dalitz", y_cut=0.02)
+    u = np.random.default_rng(4).random((20_000, process.dim))
+    p, _ = process.momenta(u)
+    assert process.dim == 5 and process.passes_cuts(p).all()
+    with pytest.raises(ValueError, match="'dalitz'"):
+        ee.ee_qqg(phase_space="flat")
 
 
 def test_registry_and_dim_check():

@@ -12,6 +12,8 @@ or ``backend="numpy"`` (vectorised reference); the two agree to rounding.
   :func:`rambo_diet_inverse`): flat massless n-body phase space, weight V_n =
   :func:`massless_volume`; ``masses=`` reshuffles to massive final states
   (:func:`reshuffle_masses`).
+- :func:`three_body_dalitz`: massless 3-body phase space in Dalitz variables with a lower bound
+  on every invariant s_ij/s (cuts on the faces of the cube; numpy only).
 - :func:`two_body_decay`, :func:`breit_wigner`: building blocks for decay chains.
 - :mod:`~mlintegrate.phasespace.kinematics`: boosts, invariants, pT, rapidity, Delta R.
 
@@ -23,6 +25,7 @@ or ``backend="numpy"`` (vectorised reference); the two agree to rounding.
 True
 """
 
+from .dalitz import DALITZ_DIM, three_body_dalitz
 from .decay import (
     breit_wigner,
     breit_wigner_density,
@@ -51,6 +54,7 @@ from .massive import reshuffle_masses, unreshuffle_masses
 from .rambo import massless_volume, rambo, rambo_dim
 
 __all__ = [
+    "DALITZ_DIM",
     "boost_from_rest",
     "boost_to_rest",
     "breit_wigner",
@@ -75,6 +79,7 @@ __all__ = [
     "rapidity",
     "reshuffle_masses",
     "sij",
+    "three_body_dalitz",
     "two_body_decay",
     "two_body_volume",
     "unreshuffle_masses",

@@ -22,6 +22,7 @@ __all__ = [
     "get",
     "jets",
     "names",
+    "process_names",
     "top",
 ]
 
@@ -34,9 +35,14 @@ _PROCESSES: dict[str, Callable[..., Process]] = {
 }
 
 
+def process_names() -> list[str]:
+    """The physics processes only (they take ``phase_space=``)."""
+    return sorted(_PROCESSES)
+
+
 def names() -> list[str]:
     """Every built-in name: the test functions, then the physics processes."""
-    return functions.names() + sorted(_PROCESSES)
+    return functions.names() + process_names()
 
 
 def get(name: str, dim: int | None = None, **options: Any):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import integrate
 
+from ..phasespace import DALITZ_DIM, three_body_dalitz
 from .particles import Particles
 from .process import GEV2_TO_PB, Process
 
@@ -197,6 +198,11 @@ def ee_qqg(
     (spin-averaged over the beams, summed over colours, spins and flavours), e² = 4πα,
     g_s² = 4πα_s fixed. Averaged over the beam direction it gives the x₁, x₂ formula of
     :func:`qqg_reference`, which is the reference value. Cuts: s_ij/s > y_cut for every pair.
+
+    ``phase_space="diet"`` (default): RAMBO on diet, where the cut surfaces s_ij = y_cut s and
+    the soft/collinear ridges along them are curved surfaces inside the cube. ``"dalitz"``:
+    :func:`~mlintegrate.phasespace.three_body_dalitz` with y_min = y_cut, where they are faces
+    of the cube (every point passes the cuts): the same σ, a much easier integrand.
     """
     if not 0 < y_cut < 1 / 3:
         raise ValueError(f"y_cut must be in (0, 1/3) for a non-empty 3-jet region, got {y_cut}")
@@ -217,6 +223,17 @@ def ee_qqg(
         s23 = 2.0 * _dot(k[:, 1], k[:, 2])
         return (s12 > y_cut * s) & (s13 > y_cut * s) & (s23 > y_cut * s)
 
+    if phase_space not in ("diet", "rambo", "dalitz"):
+        raise ValueError(
+            f"phase_space must be 'diet', 'rambo' or 'dalitz' for ee_qqg, got {phase_space!r}"
+        )
+    dim = None
+    if phase_space == "dalitz":
+        dim = DALITZ_DIM
+
+        def phase_space(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return three_body_dalitz(u, sqrt_s, y_min=y_cut)
+
     return Process(
         matrix_element,
         incoming=(0.0, 0.0),
@@ -224,6 +241,7 @@ def ee_qqg(
         sqrt_s=sqrt_s,
         cuts=cuts,
         phase_space=phase_space,
+        dim=dim,
         name="ee_qqg",
         particles=_quark_particles(n_flavours, alpha_s, with_gluon=True),
         exact=qqg_reference(sqrt_s, y_cut, alpha_s, n_flavours),
