@@ -87,6 +87,28 @@ def _ratio(value: float | None, ref: float | None) -> float | None:
     return value / ref
 
 
+#: figures that get a ratio to the VEGAS row (the keys of ``table_rows``)
+RATIO_KEYS = (
+    "eff_max",
+    "eff_median_max",
+    "eff_reduced",
+    "rsd",
+    "ess_fraction",
+    "us_per_event",
+    "time_train_s",
+)
+
+
+def ratios_to_vegas(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's figures divided by the VEGAS row's (None where undefined)."""
+    ref = next(r for r in rows if r["backend"] == REFERENCE_BACKEND)
+    return [
+        {"backend": row["backend"]}
+        | {f"{key}_vs_vegas": _ratio(row[key], ref[key]) for key in RATIO_KEYS}
+        for row in rows
+    ]
+
+
 def run_case(dim: int, calls_train: int, calls: int, seed: int) -> dict[str, Any]:
     """One integrand and dimension: every backend plus vegas+, records and ratios."""
     f = mli.functions.get(INTEGRAND, dim=dim)
@@ -94,22 +116,7 @@ def run_case(dim: int, calls_train: int, calls: int, seed: int) -> dict[str, Any
     results = compare(f, dim, BACKENDS, calls_train, calls, seed=seed, progress=False).results
     wall = time.perf_counter() - t0
     rows = table_rows(results)
-    ref = next(r for r in rows if r["backend"] == REFERENCE_BACKEND)
-    ratios = []
-    for row in rows:
-        ratios.append(
-            {
-                "backend": row["backend"],
-                # table_rows' own ratios (ε/VEGAS uses the median-max definition) ...
-                "rsd_vs_vegas": row["rsd_vs_vegas"],
-                "eff_vs_vegas": row["eff_vs_vegas"],
-                # ... and one per efficiency definition and for the time per event
-                "eff_max_vs_vegas": _ratio(row["eff_max"], ref["eff_max"]),
-                "eff_median_max_vs_vegas": _ratio(row["eff_median_max"], ref["eff_median_max"]),
-                "eff_reduced_vs_vegas": _ratio(row["eff_reduced"], ref["eff_reduced"]),
-                "us_per_event_vs_vegas": _ratio(row["us_per_event"], ref["us_per_event"]),
-            }
-        )
+    ratios = ratios_to_vegas(rows)
     records = []
     for r in results:
         rec = r.to_dict()
@@ -147,24 +154,22 @@ _HEADER = (
     "×VEGAS",
     "rsd",
     "×VEGAS",
-    "µs / unw. event",
+    "ESS frac",
+    "×VEGAS",
     "train s",
+    "µs / unw. event",
+    "×VEGAS",
     "calls train / eval",
 )
 
 
-def case_markdown(case: dict[str, Any]) -> str:
-    """The table of one case."""
-    lines = [
-        f"### {case['integrand']}, d = {case['dim']}",
-        "",
-        "| " + " | ".join(_HEADER) + " |",
-        "|" + "---|" * len(_HEADER),
-    ]
+def case_table(case: dict[str, Any]) -> list[str]:
+    """The markdown table (lines) of one case: each row with its ratios to the VEGAS row."""
+    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
     for row, ratio in zip(case["rows"], case["ratios"], strict=True):
         cells = [
             row["backend"],
-            f"{row['integral']:.6f} ± {row['error']:.1e}",
+            f"{row['integral']:.6g} ± {row['error']:.2g}",
             _cell(row["pull"], "{:+.2f}"),
             _pct(row["eff_max"]),
             _cell(ratio["eff_max_vs_vegas"], "{:.3g}"),
@@ -174,11 +179,20 @@ def case_markdown(case: dict[str, Any]) -> str:
             _cell(ratio["eff_reduced_vs_vegas"], "{:.3g}"),
             _cell(row["rsd"], "{:.3g}"),
             _cell(ratio["rsd_vs_vegas"], "{:.3g}"),
-            _cell(row["us_per_event"], "{:.3g}"),
+            _cell(row["ess_fraction"], "{:.3g}"),
+            _cell(ratio["ess_fraction_vs_vegas"], "{:.3g}"),
             _cell(row["time_train_s"], "{:.2f}"),
+            _cell(row["us_per_event"], "{:.3g}"),
+            _cell(ratio["us_per_event_vs_vegas"], "{:.3g}"),
             f"{row['calls_train']:,} / {row['calls_eval']:,}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def case_markdown(case: dict[str, Any]) -> str:
+    """The table of one case."""
+    lines = [f"### {case['integrand']}, d = {case['dim']}", "", *case_table(case)]
     lines.append("")
     lines.append(f"exact = {case['exact']:.10g}; case wall time {case['wall_s']:.1f} s.")
     return "\n".join(lines)
