@@ -148,7 +148,10 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     print(f"{args.events} events of {f.name} with {integ.backend.name} -> {args.out}")
     print(f"cross section  {ev.cross_section:.8g} ± {ev.error:.2g} {unit} ({ev.calls} calls)")
     print(f"w_max          {ev.w_max:.6g} (reduced: overweights carry 1e-3 of σ)")
-    print(f"efficiency     {ev.n_requested / ev.calls:.3%} events per call, pilot included")
+    print(
+        f"efficiency     {ev.efficiency:.3%} accepted per call (hit-or-miss over all "
+        f"{ev.calls} points evaluated, pilot included)"
+    )
     print(f"time           {ev.time_s:.2f} s, {ev.n_requested / ev.time_s:.0f} events/s")
     return 0
 

@@ -49,6 +49,8 @@ class EventSample:
     error: float
     w_max: float
     calls: int  # integrand calls, pilot included
+    accepted: int  # hit-or-miss acceptances over all those calls (≥ n_events: the last
+    #                chunk is cut at n_requested)
     n_requested: int
     complete: bool
     time_s: float
@@ -63,8 +65,9 @@ class EventSample:
 
     @property
     def efficiency(self) -> float:
-        """Realised unweighting efficiency: events kept per integrand call (pilot included)."""
-        return self.n_events / self.calls if self.calls else 0.0
+        """Realised unweighting efficiency: hit-or-miss acceptances per integrand call, over
+        every point evaluated (pilot included), not cut at the events requested."""
+        return self.accepted / self.calls if self.calls else 0.0
 
     @property
     def negative_fraction(self) -> float:
@@ -138,7 +141,7 @@ def generate_events(
     moments.add(w_pilot)
     w_max = reduced_max_weight(w_pilot)
     kept_u, kept_w, kept_p, kept_ids = [], [], [], []
-    n_kept = 0
+    n_kept = n_accepted = 0
     limit = max_calls if max_calls is not None else math.inf
     status = "interrupted"
     try:
@@ -156,6 +159,7 @@ def generate_events(
                     w = evaluate(integrand, u) / q
                     moments.add(w)
                 ev = unweight(w, w_max, rng)
+                n_accepted += ev.indices.size
                 take = ev.indices[: n_events - n_kept]
                 weights = ev.weights[: take.size]
                 if take.size:
@@ -192,6 +196,7 @@ def generate_events(
         error=error,
         w_max=w_max,
         calls=moments.n,
+        accepted=n_accepted,
         n_requested=n_events,
         complete=status == "complete",
         time_s=time.perf_counter() - t0,

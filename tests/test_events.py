@@ -117,6 +117,19 @@ def test_overweights_keep_sigma_unbiased():
     err = ev.w_max * np.sqrt(np.sum(ev.weights**2)) / ev.calls
     assert abs(sigma_events - f.exact) < 5 * err
     assert abs(ev.cross_section - f.exact) < 5 * ev.error
+    assert ev.accepted == ev.n_events and ev.efficiency == ev.n_events / ev.calls
+
+
+def test_efficiency_counts_acceptances_over_every_point_evaluated(qqg_integrator):
+    """Few events from a large pilot: the efficiency is not n_events / calls but the
+    hit-or-miss acceptance rate of all evaluated points, ≈ Σ min(|w|/w_max, 1) / n."""
+    process, integ = qqg_integrator
+    ev = integ.generate(process, 100, pilot_calls=100_000)
+    u, q = integ.backend.sample(200_000, np.random.default_rng(8))
+    w = process(u) / q
+    expected = np.minimum(np.abs(w) / ev.w_max, 1.0).mean()
+    assert ev.n_events == 100 and ev.calls == 100_000 and ev.accepted > 1000
+    assert ev.efficiency == pytest.approx(expected, rel=0.1)
 
 
 def test_npz_events(tmp_path, qqg_integrator):
