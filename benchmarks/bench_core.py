@@ -30,6 +30,7 @@ import numpy as np
 
 import mlintegrate as mli
 from mlintegrate.report import REFERENCE_BACKEND, compare, table_rows
+from mlintegrate.result import Result
 
 BACKENDS = ("uniform", "vegas")
 INTEGRAND = "camel"
@@ -109,6 +110,13 @@ def ratios_to_vegas(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def record(result: Result) -> dict[str, Any]:
+    """A result's JSON record without its per-iteration list (the tables do not use it)."""
+    rec = result.to_dict()
+    rec.pop("iterations", None)
+    return rec
+
+
 def run_case(dim: int, calls_train: int, calls: int, seed: int) -> dict[str, Any]:
     """One integrand and dimension: every backend plus vegas+, records and ratios."""
     f = mli.functions.get(INTEGRAND, dim=dim)
@@ -117,11 +125,7 @@ def run_case(dim: int, calls_train: int, calls: int, seed: int) -> dict[str, Any
     wall = time.perf_counter() - t0
     rows = table_rows(results)
     ratios = ratios_to_vegas(rows)
-    records = []
-    for r in results:
-        rec = r.to_dict()
-        rec.pop("iterations", None)
-        records.append(rec)
+    records = [record(r) for r in results]
     return {
         "integrand": INTEGRAND,
         "dim": dim,

@@ -41,6 +41,7 @@ from bench_core import (
     case_table,
     machine_info,
     ratios_to_vegas,
+    record,
 )
 
 import mlintegrate as mli
@@ -183,11 +184,7 @@ def run_case(spec: str, calls_train: int, calls: int, seed: int) -> dict[str, An
         results.append(madnis)
     wall = time.perf_counter() - t0
     rows = table_rows(results)
-    records = []
-    for r in results:
-        rec = r.to_dict()
-        rec.pop("iterations", None)
-        records.append(rec)
+    records = [record(r) for r in results]
     return {
         "case": spec,
         "integrand": f.name,
