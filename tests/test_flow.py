@@ -273,8 +273,11 @@ def test_cuda_gives_the_cpu_numbers(quick):
     u, q = gpu.sample(1000, rng=1)
     u_cpu, q_cpu = quick.sample(1000, rng=1)
     assert isinstance(u, np.ndarray) and u.dtype == np.float64
-    np.testing.assert_allclose(u, u_cpu, atol=1e-12)
-    np.testing.assert_allclose(q, q_cpu, rtol=1e-10)
+    # the conditioners compute in float32, whose rounding differs between devices: the two
+    # flows agree to float32 precision, and each one's q is exact for its own map
+    np.testing.assert_allclose(u, u_cpu, atol=1e-5)
+    np.testing.assert_allclose(q, q_cpu, rtol=1e-4)
+    np.testing.assert_allclose(gpu.density(u), q, rtol=1e-10)
 
 
 def test_flow_on_ee_qqg_is_unbiased_with_a_bounded_error():
