@@ -64,16 +64,18 @@ def _git_commit() -> str | None:
     return head + ("-dirty" if dirty else "")
 
 
-def machine_info(argv: Sequence[str]) -> dict[str, Any]:
-    """Where and how the benchmark ran."""
+def machine_info(argv: Sequence[str], script: str = "bench_core.py") -> dict[str, Any]:
+    """Where and how ``benchmarks/<script> <argv>`` ran (load average: the machine may be
+    shared)."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "benchmarks/bench_core.py", *argv]),
+        "command": shlex.join(["python", f"benchmarks/{script}", *argv]),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "cpus_usable": affinity,
+        "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "numpy": np.__version__,
         "vegas": _version("vegas"),

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -420,8 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     torch.set_num_threads(TORCH_THREADS)
-    machine = machine_info(argv) | {
-        "command": shlex.join(["python", "benchmarks/bench_flow.py", *argv]),
+    machine = machine_info(argv, "bench_flow.py") | {
         "torch": torch.__version__,
         "madnis": _version("madnis"),
     }

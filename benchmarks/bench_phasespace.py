@@ -16,12 +16,8 @@ The two outputs are also compared (max |p_numba - p_numpy| / sqrt(s)). Writes
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +26,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from bench_core import machine_info as core_machine_info
 
 from mlintegrate import phasespace as ps
 
@@ -41,36 +38,9 @@ GENERATORS: dict[str, tuple[Callable[..., Any], Callable[[int], int]]] = {
 }
 
 
-def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("-dirty" if dirty else "")
-
-
 def machine_info(argv: Sequence[str]) -> dict[str, Any]:
-    """Where and how the benchmark ran (load average: the machine may be shared)."""
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    return {
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "benchmarks/bench_phasespace.py", *argv]),
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "git_commit": _git_commit(),
-    }
+    """Where and how the benchmark ran (see :func:`bench_core.machine_info`), with numba."""
+    return core_machine_info(argv, "bench_phasespace.py") | {"numba": numba.__version__}
 
 
 def run_case(name: str, n: int, n_events: int, repeats: int, seed: int) -> dict[str, Any]:
