@@ -10,9 +10,9 @@ True
 """
 
 from . import backends, metrics, processes, unweighting
-from .integrand import IntegrandError, vectorize
+from .errors import CheckpointError, ConfigError, IntegrandError, MLIntegrateError
+from .integrand import vectorize
 from .integrator import Integrator, TrainingHistory, TrainingStatus
-from .io.checkpoint import CheckpointError
 from .processes import functions
 from .result import Result
 
@@ -20,8 +20,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckpointError",
+    "ConfigError",
     "IntegrandError",
     "Integrator",
+    "MLIntegrateError",
     "Result",
     "TrainingHistory",
     "TrainingStatus",

@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from .errors import IntegrandError
+
 __all__ = ["IntegrandError", "Vectorized", "evaluate", "integrand_dim", "vectorize"]
-
-
-class IntegrandError(ValueError):
-    """The integrand returned something that cannot be integrated."""
 
 
 class Vectorized:

@@ -19,15 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import CheckpointError
+
 __all__ = ["FORMAT", "VERSION", "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "mlintegrate-checkpoint"
 VERSION = 1
 _META_KEY = "__meta__"
-
-
-class CheckpointError(ValueError):
-    """A file that is not a readable mlintegrate checkpoint."""
 
 
 def save_checkpoint(path: str | os.PathLike, meta: dict[str, Any], arrays: dict[str, Any]) -> Path:
