@@ -354,7 +354,7 @@ class Integrator:
         """Rebuild a saved integrator. With ``rng=None`` the saved rng state continues."""
         meta, arrays = load_checkpoint(path)
         try:
-            backend = _backends.get(meta["backend"], **meta["config"])
+            backend = _backends.build({"backend": meta["backend"], "config": meta["config"]})
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} names an unusable backend: {exc}"

@@ -1,17 +1,42 @@
-"""Shared fixtures: every backend, trained a little so its density is not trivial."""
+"""Shared fixtures: every backend *configuration*, trained a little so its density is not trivial.
+
+The contract tests run over the named backends and over compositions of the parts (no
+defensive component, a VEGAS pre-map, a mixture of two backends, a mapped backend), so a
+wrapper that broke exactness or ask/tell would fail the same tests as a backend.
+"""
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 import torch
 
 import mlintegrate as mli
+from mlintegrate.backends import Flow, LogMap, Mapped, Mixture, Vegas
 
-BACKENDS = mli.backends.names()
+# a small, quick flow for the mechanics tests (the defaults are tuned for accuracy)
+QUICK = {"bins": 8, "hidden": 16, "steps_per_batch": 5, "minibatch": 256}
+
+CONFIGURATIONS: dict[str, Callable[[int], mli.backends.Backend]] = {
+    **{name: (lambda d, name=name: mli.backends.get(name, dim=d)) for name in mli.backends.names()},
+    "flow-defensive0": lambda d: Flow(d, defensive=0.0, **QUICK),
+    "flow-premap": lambda d: Flow(d, premap="vegas", premap_batches=2, **QUICK),
+    "mixture-vegas-flow": lambda d: Mixture(
+        [Vegas(d), Flow(d, defensive=0.0, **QUICK)], [0.3, 0.7]
+    ),
+    "mapped-flow": lambda d: Mapped(Flow(d, **QUICK), LogMap(d, axis=0, epsilon=0.05)),
+}
+BACKENDS = list(CONFIGURATIONS)
+
+
+def make(name: str, dim: int = 2) -> mli.backends.Backend:
+    """A fresh, untrained backend of the configuration ``name``."""
+    return CONFIGURATIONS[name](dim)
 
 
 def trained(name: str, dim: int = 2, seed: int = 0) -> mli.backends.Backend:
     """A backend adapted on camel (dim) with a small budget, deterministically."""
-    backend = mli.backends.get(name, dim=dim)
+    backend = make(name, dim)
     integ = mli.Integrator(backend, rng=seed, progress=False)
     integ.train(mli.functions.get("camel", dim=dim), calls=30_000, batch_size=5_000)
     return backend

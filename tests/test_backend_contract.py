@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import trained
+from conftest import make, trained
 
 import mlintegrate as mli
 
@@ -56,9 +56,9 @@ def test_outside_the_cube_density_is_zero(backend_name):
 
 def test_ask_tell_loop_equals_train(backend_name):
     f = mli.functions.get("camel", dim=2)
-    a = mli.backends.get(backend_name, dim=2)
+    a = make(backend_name)
     mli.Integrator(a, rng=7, progress=False).train(f, calls=20_000, batch_size=4_000)
-    b = mli.backends.get(backend_name, dim=2)
+    b = make(backend_name)
     gen = np.random.default_rng(7)
     for _ in range(5):
         u, q = b.sample(4_000, gen)
@@ -86,7 +86,7 @@ def test_same_seed_same_numbers(backend_name):
     f = mli.functions.get("camel", dim=2)
     results = []
     for _ in range(2):
-        integ = mli.Integrator(mli.backends.get(backend_name, dim=2), rng=11, progress=False)
+        integ = mli.Integrator(make(backend_name), rng=11, progress=False)
         integ.train(f, calls=10_000)
         results.append(integ.integrate(f, calls=10_000))
     assert results[0].mean == results[1].mean and results[0].sdev == results[1].sdev
@@ -94,12 +94,12 @@ def test_same_seed_same_numbers(backend_name):
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, True])
 def test_bad_sample_size_is_named(backend_name, bad):
-    b = mli.backends.get(backend_name, dim=2)
+    b = make(backend_name)
     with pytest.raises(ValueError, match="n must be a positive int"):
         b.sample(bad, rng=0)
 
 
 def test_wrong_point_shape_is_named(backend_name):
-    b = mli.backends.get(backend_name, dim=2)
+    b = make(backend_name)
     with pytest.raises(ValueError, match=r"expected shape \(n, 2\)"):
         b.density(np.zeros((4, 3)))

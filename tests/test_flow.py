@@ -9,14 +9,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from conftest import QUICK  # a small, quick flow for the mechanics tests
 
 import mlintegrate as mli
 from mlintegrate.backends import Flow
 
 CAMEL2 = mli.functions.get("camel", dim=2)
-
-# a small, quick flow for the mechanics tests (the defaults are tuned for accuracy)
-QUICK = {"bins": 8, "hidden": 16, "steps_per_batch": 5, "minibatch": 256}
 
 
 def _train(backend, f, calls, batch_size, seed=0):
@@ -105,7 +103,7 @@ def test_validation_undoes_an_update_that_makes_the_held_out_rsd_worse():
     assert b.rejected == 1
     after = b.state_dict()
     for key, value in before.items():
-        if key.startswith("flow."):
+        if key.startswith("model."):
             np.testing.assert_array_equal(after[key], value)
     assert after["buffer.f"].shape == (2000,) and int(after["batches"]) == 1
 
@@ -116,7 +114,7 @@ def test_validation_keeps_an_update_that_helps():
     b.adapt(*_first_batch())
     assert b.rejected == 0
     after = b.state_dict()
-    assert any(not np.array_equal(v, after[k]) for k, v in before.items() if k.startswith("flow."))
+    assert any(not np.array_equal(v, after[k]) for k, v in before.items() if k.startswith("model."))
 
 
 def test_signed_integrand_trains_on_its_modulus():
@@ -140,19 +138,19 @@ def test_learning_rate_schedule():
 
 def test_premap_trains_vegas_first_then_the_flow():
     b = Flow(2, premap="vegas", premap_batches=2, **QUICK)
-    grid0 = b.state_dict()["vegas.grid"].copy()
-    flow0 = b.state_dict()["flow.layers.0.conditioner.net.4.weight"].copy()
+    grid0 = b.state_dict()["premap.grid"].copy()
+    flow0 = b.state_dict()["model.layers.0.conditioner.net.4.weight"].copy()
     gen = np.random.default_rng(0)
     for k in range(3):
         u, q = b.sample(2000, gen)
         b.adapt(u, q, CAMEL2(u))
         state = b.state_dict()
         if k < 2:  # VEGAS phase: the grid moves, the flow stays the identity
-            assert not np.array_equal(state["vegas.grid"], grid0)
-            np.testing.assert_array_equal(state["flow.layers.0.conditioner.net.4.weight"], flow0)
-            grid0 = state["vegas.grid"].copy()
+            assert not np.array_equal(state["premap.grid"], grid0)
+            np.testing.assert_array_equal(state["model.layers.0.conditioner.net.4.weight"], flow0)
+            grid0 = state["premap.grid"].copy()
         else:  # flow phase: the grid is frozen
-            np.testing.assert_array_equal(state["vegas.grid"], grid0)
+            np.testing.assert_array_equal(state["premap.grid"], grid0)
 
 
 # ------------------------------------------------------------------------------ persistence

@@ -1,27 +1,118 @@
-"""Proposals behind the one :class:`Backend` contract, by name."""
+"""Proposals behind the one :class:`Backend` contract, by name, and the parts they are made of.
+
+Named backends (``get(name, dim, **settings)``): ``uniform``, ``vegas``, ``flow``. Wrappers that
+are backends too: :class:`Mixture` (q = Σ α_k q_k) and :class:`Mapped` (a proposal in the
+pre-image of a :class:`~.bijections.Bijection`). :func:`build` rebuilds any of them, nested,
+from ``backend.spec()``. Torch-backed classes load on first use, so ``import mlintegrate`` and
+the command line's ``list`` and ``--help`` never import torch.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigError
 from .base import Backend
-from .flow import Flow
+from .bijections import Bijection, BreitWignerMap, DietMap, LogMap, VegasMap, build_bijection
+from .mapped import Mapped
+from .mixture import Mixture
 from .uniform import Uniform
-from .vegas import Vegas
+from .vegas import Vegas, VegasConfig
 
-__all__ = ["Backend", "Flow", "Uniform", "Vegas", "get", "names"]
+if TYPE_CHECKING:
+    from .flow import Flow, FlowConfig
 
-_REGISTRY: dict[str, type[Backend]] = {cls.name: cls for cls in (Uniform, Vegas, Flow)}
+__all__ = [
+    "Backend",
+    "Bijection",
+    "BreitWignerMap",
+    "DietMap",
+    "Flow",
+    "FlowConfig",
+    "LogMap",
+    "Mapped",
+    "Mixture",
+    "Uniform",
+    "Vegas",
+    "VegasConfig",
+    "VegasMap",
+    "build",
+    "config_class",
+    "get",
+    "names",
+]
+
+#: named backends: "module:class", imported on first use
+_REGISTRY = {
+    "uniform": "mlintegrate.backends.uniform:Uniform",
+    "vegas": "mlintegrate.backends.vegas:Vegas",
+    "flow": "mlintegrate.backends.flow:Flow",
+}
+_CONFIGS = {
+    "vegas": "mlintegrate.backends.vegas:VegasConfig",
+    "flow": "mlintegrate.backends.flow:FlowConfig",
+}
+_LAZY = {
+    "Flow": "mlintegrate.backends.flow:Flow",
+    "FlowConfig": "mlintegrate.backends.flow:FlowConfig",
+}
+
+
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return _load(_LAZY[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def names() -> list[str]:
-    """Names of the available backends."""
+    """Names of the named backends (no import of their modules)."""
     return sorted(_REGISTRY)
 
 
-def get(name: str, dim: int, **options: Any) -> Backend:
-    """Build the backend called ``name`` in dimension ``dim`` with its ``options``."""
-    cls = _REGISTRY.get(name)
-    if cls is None:
-        raise ValueError(f"unknown backend {name!r}; valid backends: {', '.join(names())}")
-    return cls(dim=dim, **options)
+def _check_name(name: str) -> None:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown backend {name!r}; valid backends: {', '.join(names())}")
+
+
+def config_class(name: str) -> type | None:
+    """The settings dataclass of the named backend (None: it has no settings)."""
+    _check_name(name)
+    return _load(_CONFIGS[name]) if name in _CONFIGS else None
+
+
+def get(name: str, dim: int, **settings: Any) -> Backend:
+    """Build the backend called ``name`` in dimension ``dim`` with its ``settings``."""
+    _check_name(name)
+    return _load(_REGISTRY[name])(dim=dim, **settings)
+
+
+def build(spec: dict[str, Any]) -> Backend:
+    """Rebuild a backend, nested wrappers included, from ``Backend.spec()`` (untrained)."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("config"), dict):
+        raise ConfigError(f"a backend spec is {{'backend': name, 'config': {{...}}}}, got {spec!r}")
+    name, config = spec.get("backend"), dict(spec["config"])
+    if name == "mixture":
+        return Mixture([build(c) for c in config["components"]], config["weights"])
+    if name == "mapped":
+        return Mapped(
+            build(config["inner"]),
+            build_bijection(config["bijection"]),
+            config.get("adapt_map_batches", 0),
+        )
+    if name == "learned":
+        raise ConfigError(
+            "a bare learned proposal has no saved model builder; save the Flow (or other named "
+            "backend) that holds it"
+        )
+    _check_name(name)
+    dim = config.pop("dim", None)
+    try:
+        return get(name, dim=dim, **config)
+    except TypeError as exc:
+        raise ConfigError(f"backend {name!r}: bad settings ({exc})") from exc

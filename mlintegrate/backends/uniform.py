@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..rng import RngLike, as_generator
-from .base import Backend, check_points
+from .base import Backend
 
 __all__ = ["Uniform"]
 
@@ -17,15 +16,11 @@ class Uniform(Backend):
 
     name = "uniform"
 
-    def sample(self, n: int, rng: RngLike = None) -> tuple[np.ndarray, np.ndarray]:
-        n = self._check_n(n)
-        u = as_generator(rng).random((n, self.dim))
-        return u, np.ones(n)
+    def _sample(self, n: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return gen.random((n, self.dim)), np.ones(n)
 
-    def density(self, u: np.ndarray) -> np.ndarray:
-        u = check_points(u, self.dim)
-        inside = np.all((u >= 0.0) & (u <= 1.0), axis=1)
-        return inside.astype(np.float64)
+    def _density(self, u: np.ndarray) -> np.ndarray:
+        return np.ones(u.shape[0])
 
     def default_batch_size(self, calls: int) -> int:
         return max(1, min(calls, 100_000))

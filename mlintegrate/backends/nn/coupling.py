@@ -103,7 +103,7 @@ class CouplingFlow(nn.Module):
 
     Args:
         dim: dimension d ≥ 1.
-        n_layers: coupling layers (None: :func:`~.masks.default_layers`, 2·2⌈log₂ d⌉, 1 for
+        n_layers: coupling layers (None: :func:`~.masks.default_layers`, 2⌈log₂ d⌉, 1 for
             d = 1).
         bins: spline bins per layer and coordinate.
         hidden, depth, activation: conditioner MLP width, hidden layers and nonlinearity.
@@ -145,6 +145,16 @@ class CouplingFlow(nn.Module):
             u, ld = layer.inverse(u)
             logdet = logdet + ld
         return u, logdet
+
+    @property
+    def latent_dim(self) -> int:
+        """Uniform numbers per sampled point (the base is uniform on the cube)."""
+        return self.dim
+
+    def sample(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z (n, d) uniform on the cube → (u, log q(u)), shapes (n, d), (n,)."""
+        u, logdet = self(z)
+        return u, -logdet
 
     def log_prob(self, u: torch.Tensor) -> torch.Tensor:
         """log q(u) (n,) for u (n, d) in the cube, uniform base: log q = log|det ∂z/∂u|."""

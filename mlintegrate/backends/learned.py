@@ -1,0 +1,161 @@
+"""A torch density model as a backend: numpy at the boundary, one :class:`Trainer` inside.
+
+The model is a ``torch.nn.Module`` with
+
+- ``latent_dim``: how many uniform numbers one sampled point consumes;
+- ``sample(z) -> (u, log q(u))`` for z (n, latent_dim) uniform on the cube;
+- ``log_prob(u) -> (n,)``: the exact normalised log-density.
+
+Every random number comes from the numpy generator passed to ``sample`` (z is drawn there and
+handed to the model), so the same seed gives the same points on every device. When no ``seed``
+is given, the network's initial weights and minibatch seed are drawn from that generator at the
+first ``sample`` call (before any training), so the integrator's seed fixes everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError
+from ..rng import child_seed
+from ..validate import int_at_least
+from .base import Backend
+from .nn.trainer import Trainer, TrainingConfig
+
+__all__ = ["LearnedProposal", "torch_device"]
+
+_CHUNK = 8192  # points per no-grad pass (bounds the memory of the (n, d, 2, bins) tensors)
+
+
+def torch_device(name: str) -> torch.device:
+    """``name`` as a torch device, or a ConfigError naming it and the fix."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(
+            f"device must be a torch device name like 'cpu' or 'cuda', got {name!r}"
+        ) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r} but torch sees no CUDA GPU; use device='cpu'")
+    return device
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch intra-op threads, restoring the caller's setting afterwards."""
+    old = torch.get_num_threads()
+    if n is None or n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _with_threads(method: Callable) -> Callable:
+    @functools.wraps(method)
+    def wrapper(self: LearnedProposal, *args: Any, **kwargs: Any) -> Any:
+        with _torch_threads(self.threads if self.device.type == "cpu" else None):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+class LearnedProposal(Backend):
+    """A trainable torch density model behind the backend contract (module docstring).
+
+    Args:
+        dim: dimension d.
+        build_model: ``seed -> model`` (the initial weights from that seed).
+        training: :class:`TrainingConfig` of the shared trainer.
+        device: torch device of the network ("cpu", "cuda").
+        threads: torch intra-op threads on the CPU during each call (None: torch's setting).
+        seed: seed of the weights and minibatches (None: drawn at the first ``sample``).
+    """
+
+    name = "learned"
+
+    def __init__(
+        self,
+        dim: int,
+        build_model: Callable[[int], torch.nn.Module],
+        training: TrainingConfig,
+        device: str = "cpu",
+        threads: int | None = 1,
+        seed: int | None = None,
+    ):
+        super().__init__(dim)
+        self.device = torch_device(device)
+        self.threads = threads
+        self.training = training
+        self._build_model = build_model
+        self.seed = seed
+        self._build(0 if seed is None else seed)
+
+    def _build(self, seed: int) -> None:
+        self.model = self._build_model(seed).to(self.device)
+        self.trainer = Trainer(self.model, self.dim, self.training, seed, self.device)
+
+    def _seed_from(self, gen: np.random.Generator) -> None:
+        """Fix the seed from the caller's generator, before the first training step."""
+        if self.seed is None:
+            self.seed = child_seed(gen) % 2**32
+            if self.trainer.batches == 0:
+                self._build(self.seed)
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64)).to(self.device)
+
+    @_with_threads
+    def _sample(self, n: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        self._seed_from(gen)
+        z = gen.random((n, self.model.latent_dim))
+        u, log_q = np.empty((n, self.dim)), np.empty(n)
+        with torch.no_grad():
+            for lo in range(0, n, _CHUNK):
+                x, lq = self.model.sample(self._tensor(z[lo : lo + _CHUNK]))
+                u[lo : lo + _CHUNK], log_q[lo : lo + _CHUNK] = x.cpu().numpy(), lq.cpu().numpy()
+        return u, np.exp(log_q)
+
+    @_with_threads
+    def _density(self, u: np.ndarray) -> np.ndarray:
+        out = np.empty(u.shape[0])
+        with torch.no_grad():
+            for lo in range(0, u.shape[0], _CHUNK):
+                log_q = self.model.log_prob(self._tensor(u[lo : lo + _CHUNK]))
+                out[lo : lo + _CHUNK] = torch.exp(log_q).cpu().numpy()
+        return out
+
+    @_with_threads
+    def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
+        if self.seed is None:  # told before ever asked: keep the provisional network's seed
+            self.seed = self.trainer.seed
+        self.trainer.step(self._tensor(u), self._tensor(q), self._tensor(f))
+
+    def default_batch_size(self, calls: int) -> int:
+        return max(1, min(calls, max(calls // 50, 1000), 20_000))
+
+    def config(self) -> dict[str, Any]:
+        return {"dim": self.dim, "training": self.training.to_dict()}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = self.trainer.state_dict()
+        if self.seed is not None:
+            state["seed"] = np.array(self.seed, dtype=np.int64)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        if "seed" in state:
+            seed = int_at_least("seed", int(state["seed"]), 0)
+            if seed != self.seed or self.trainer.batches:
+                self.seed = seed
+                self._build(seed)
+        self.trainer.load_state_dict(state)

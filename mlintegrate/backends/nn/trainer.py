@@ -1,0 +1,210 @@
+r"""One trainer for every learned proposal: buffered ask/tell training of a torch density model.
+
+The model is any ``torch.nn.Module`` with ``log_prob(u) -> (n,)`` (the exact normalised
+log-density on the cube). :meth:`Trainer.step` is the "tell" of ask/tell:
+
+1. the batch (u, q_s, f) is split: the last ``val_fraction`` is held out (fresh points never
+   used for a gradient in this call); the rest enters a FIFO buffer of ``buffer_size`` points
+   that keeps each point's sampling density q_s;
+2. ``steps_per_batch`` Adam steps on minibatches drawn uniformly from the buffer minimise
+   ``loss`` (:mod:`.losses`; weights |f|/q_s stay unbiased for points of earlier proposals);
+3. the update is undone (parameters and optimiser state) when the held-out rsd got worse:
+   rsd_θ is estimated on those points by reweighting, rsd² ≈ E_{q_s}[f²/(q_θ q_s)]/I² − 1,
+   before and after, from the same points (paired: most noise cancels). A single global
+   "best" is avoided on purpose: the minimum over noisy estimates from different batches
+   would keep a lucky early state;
+4. the held-out points join the buffer.
+
+The learning rate follows ``schedule`` as a function of the batches trained on (cosine from
+``lr`` to ``lr_final`` over ``decay_batches``). Minibatch draws come from a generator seeded by
+(``seed``, batch number), so a step is deterministic and a resumed run repeats an
+uninterrupted one exactly: ``state_dict`` holds the parameters, the Adam state, the buffer and
+the counters.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ...config import Config
+from ...errors import CheckpointError
+from ...validate import choice, int_at_least, number_in
+from .buffer import SampleBuffer
+from .losses import LOSSES, reweighted_rsd
+
+__all__ = ["SCHEDULES", "Trainer", "TrainingConfig"]
+
+SCHEDULES = ("cosine", "constant")
+_MIN_VALIDATION = 64  # fewer held-out points than this: no validation, every update kept
+
+
+@dataclass(frozen=True)
+class TrainingConfig(Config):
+    """Settings of :class:`Trainer` (module docstring).
+
+    The default loss "mix" is measured (200k training calls, seed 3): on ee_qqg
+    ε_median-max 12 % (kl), 19 % (mix), 20 % (variance); on camel d = 8 at 10⁶ calls rsd
+    0.41 (kl), 0.56 (mix), 0.68 (variance): the variance term targets the largest weights,
+    KL the bulk.
+    """
+
+    loss: str = "mix"
+    lr: float = 3e-3
+    lr_final: float = 3e-4
+    schedule: str = "cosine"
+    decay_batches: int = 50
+    buffer_size: int = 50_000
+    steps_per_batch: int = 20
+    minibatch: int = 1024
+    val_fraction: float = 0.2
+    val_tolerance: float = 0.1
+
+    def __post_init__(self) -> None:
+        choice("loss", self.loss, tuple(LOSSES))
+        number_in("lr", self.lr, 0.0, 1.0, "e.g. lr=3e-3", open_low=True)
+        number_in("lr_final", self.lr_final, 0.0, self.lr, f"at most lr={self.lr}")
+        choice("schedule", self.schedule, SCHEDULES)
+        int_at_least("decay_batches", self.decay_batches, 1, "e.g. 50")
+        int_at_least("buffer_size", self.buffer_size, 1, "e.g. buffer_size=50000")
+        int_at_least("steps_per_batch", self.steps_per_batch, 0, "e.g. 20")
+        int_at_least("minibatch", self.minibatch, 1, "e.g. minibatch=1024")
+        number_in("val_fraction", self.val_fraction, 0.0, 1.0, "e.g. 0.2", open_high=True)
+        number_in("val_tolerance", self.val_tolerance, 0.0, math.inf, "e.g. 0.1")
+
+
+class Trainer:
+    """Buffered, validated Adam training of ``model`` on (u, q_s, f) batches (module docstring).
+
+    Args:
+        model: a torch module with ``log_prob(u)``; its parameters are trained in place.
+        dim: dimension of the points the model sees.
+        config: :class:`TrainingConfig`.
+        seed: seed of the minibatch draws.
+        device: where the buffer lives (the model's device).
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        dim: int,
+        config: TrainingConfig,
+        seed: int,
+        device: torch.device,
+    ):
+        self.model, self.config, self.seed, self.device = model, config, int(seed), device
+        self.optimizer = torch.optim.Adam(list(model.parameters()), lr=config.lr)
+        self.buffer = SampleBuffer(dim, config.buffer_size, device)
+        self.batches = 0  # step calls so far
+        self.rejected = 0  # updates undone by the validation rule
+
+    def learning_rate(self, progress: float) -> float:
+        """The learning rate after ``progress`` batches (fractional within a batch)."""
+        c = self.config
+        if c.schedule == "constant":
+            return c.lr
+        frac = min(progress / c.decay_batches, 1.0)
+        return c.lr_final + 0.5 * (c.lr - c.lr_final) * (1.0 + math.cos(math.pi * frac))
+
+    def step(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> None:
+        """Train on one batch (u (n, d), q_s (n,), f (n,) on the model's device)."""
+        n = u.shape[0]
+        n_val = round(self.config.val_fraction * n)
+        n_val = n_val if _MIN_VALIDATION <= n_val < n else 0
+        n_train = n - n_val
+        self.buffer.add(u[:n_train], q[:n_train], f[:n_train])
+        self._train(u[n_train:], q[n_train:], f[n_train:])
+        self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
+        self.batches += 1
+
+    def _held_out_rsd(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> float:
+        with torch.no_grad():
+            return reweighted_rsd(f, q, self.model.log_prob(u))
+
+    def _train(self, u_val: torch.Tensor, q_val: torch.Tensor, f_val: torch.Tensor) -> None:
+        c = self.config
+        if c.steps_per_batch == 0 or not bool((self.buffer.f != 0).any()):
+            return
+        validate = u_val.shape[0] > 0 and bool((f_val != 0).any())
+        if validate:
+            rsd_before = self._held_out_rsd(u_val, q_val, f_val)
+            saved = (
+                copy.deepcopy(self.model.state_dict()),
+                copy.deepcopy(self.optimizer.state_dict()),
+            )
+        loss_fn = LOSSES[c.loss]
+        gen = np.random.default_rng([self.seed, self.batches])
+        size = len(self.buffer)
+        for step in range(c.steps_per_batch):
+            idx = torch.from_numpy(gen.integers(0, size, min(c.minibatch, size))).to(self.device)
+            f_mb = self.buffer.f[idx]
+            if not bool((f_mb != 0).any()):
+                continue
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.learning_rate(self.batches + step / c.steps_per_batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(f_mb, self.buffer.q[idx], self.model.log_prob(self.buffer.u[idx]))
+            loss.backward()
+            self.optimizer.step()
+        if validate:
+            rsd_after = self._held_out_rsd(u_val, q_val, f_val)
+            if not rsd_after <= rsd_before * (1.0 + c.val_tolerance):
+                self.model.load_state_dict(saved[0])
+                self.optimizer.load_state_dict(saved[1])
+                self.rejected += 1
+
+    # ------------------------------------------------------------------ persistence
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters (``model.*``), Adam state (``adam.*``), buffer and counters."""
+        state = {
+            f"model.{k}": v.detach().cpu().numpy().copy()
+            for k, v in self.model.state_dict().items()
+        }
+        for i, s in self.optimizer.state_dict()["state"].items():
+            for key, value in s.items():
+                state[f"adam.{i}.{key}"] = value.detach().cpu().numpy().astype(np.float64)
+        state.update(self.buffer.state_dict())
+        state["batches"] = np.array(self.batches, dtype=np.int64)
+        state["rejected"] = np.array(self.rejected, dtype=np.int64)
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`state_dict`'s arrays; shapes and finiteness checked first."""
+        own = self.model.state_dict()
+        missing = [f"model.{k}" for k in own if f"model.{k}" not in state]
+        missing += [k for k in ("batches", "rejected") if k not in state]
+        if missing:
+            raise CheckpointError(
+                f"learned-proposal state lacks {', '.join(missing[:4])}"
+                f"{' …' if len(missing) > 4 else ''}: it was saved by another backend or "
+                "another configuration"
+            )
+        params = {}
+        for k, v in own.items():
+            arr = np.asarray(state[f"model.{k}"])
+            if arr.shape != tuple(v.shape):
+                raise CheckpointError(
+                    f"parameter {k} has shape {arr.shape}, expected {tuple(v.shape)} for this "
+                    "configuration: the file was saved with other model settings"
+                )
+            if not np.all(np.isfinite(arr)):
+                raise CheckpointError(f"parameter {k} holds NaN or inf values: corrupt state")
+            params[k] = torch.from_numpy(np.array(arr, dtype=np.float64)).to(v.dtype)
+        self.model.load_state_dict(params)
+        adam: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in state.items():
+            if key.startswith("adam."):
+                _, i, name = key.split(".", 2)
+                # Adam casts its moments to their parameter's dtype on loading, not its step
+                dtype = torch.float32 if name == "step" else None
+                adam.setdefault(int(i), {})[name] = torch.tensor(np.asarray(value), dtype=dtype)
+        groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": adam, "param_groups": groups})
+        if "buffer.u" in state:
+            self.buffer.load_state_dict(state)
+        self.batches = int(state["batches"])
+        self.rejected = int(state["rejected"])
