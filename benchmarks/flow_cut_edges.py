@@ -46,8 +46,10 @@ def main() -> None:
     for lo, hi in zip(BANDS[:-1], BANDS[1:], strict=True):
         band = inside & (y_min >= lo) & (y_min < hi)
         if band.any():
-            print(f"[{lo:.3f}, {hi:.3f})  {band.mean():7.3f}  {w[band].mean():10.2f}  "
-                  f"{w[band].max():10.2f}")
+            print(
+                f"[{lo:.3f}, {hi:.3f})  {band.mean():7.3f}  {w[band].mean():10.2f}  "
+                f"{w[band].max():10.2f}"
+            )
     print("largest weights: w/<w>, y12, y13, y23")
     for i in np.argsort(w)[::-1][:10]:
         print(f"  {w[i]:6.2f}  {y[i, 0]:.4f}  {y[i, 1]:.4f}  {y[i, 2]:.4f}")
