@@ -11,6 +11,8 @@ from pathlib import Path
 
 from . import backends as _backends
 from . import processes
+from .config import parse_assignment
+from .errors import ConfigError
 from .integrand import IntegrandError
 from .integrator import Integrator
 from .io.checkpoint import CheckpointError
@@ -75,6 +77,33 @@ def _backend_names(parser: argparse.ArgumentParser, text: str) -> list[str]:
     return names
 
 
+def _settings(parser: argparse.ArgumentParser, names: list[str], sets: list[str]) -> dict:
+    """--set BACKEND.PATH=VALUE entries → {backend name: its config dataclass}."""
+    configs: dict = {}
+    for text in sets or []:
+        try:
+            key, value = parse_assignment(text)
+            name, _, path = key.partition(".")
+            if name not in names:
+                raise ConfigError(
+                    f"--set {text!r}: {name!r} is not one of the backends of this run "
+                    f"({', '.join(names)}); write BACKEND.SETTING=VALUE, e.g. "
+                    "flow.training.loss=kl"
+                )
+            cls = _backends.config_class(name)
+            if cls is None or not path:
+                raise ConfigError(f"--set {text!r}: backend {name!r} has no setting {path!r}")
+            configs[name] = configs.get(name, cls()).with_text(path, value)
+        except ConfigError as exc:
+            parser.error(str(exc))
+    return configs
+
+
+def _make_backend(parser: argparse.ArgumentParser, name: str, dim: int, sets: list[str]):
+    config = _settings(parser, [name], sets).get(name)
+    return _backends.get(name, dim=dim, **({} if config is None else {"config": config}))
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     print("integrands and processes (mlintegrate integrate NAME / compare NAME):")
     for name, text in processes.describe().items():
@@ -100,7 +129,7 @@ def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     else:
         backend = args.backend or "vegas"
         _backend_names(parser, backend)
-        integ = Integrator(_backends.get(backend, dim=f.dim), rng=_seed(args))
+        integ = Integrator(_make_backend(parser, backend, f.dim, args.set), rng=_seed(args))
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     if args.save:
@@ -108,7 +137,8 @@ def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     res = integ.integrate(f, calls=args.calls, iterations=args.iterations)
     print(res.summary())
     if args.json:
-        Path(args.json).write_text(json.dumps(res.to_dict(), indent=2) + "\n")
+        record = {**res.to_dict(), "config": integ.backend.spec()}
+        Path(args.json).write_text(json.dumps(record, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0
 
@@ -129,7 +159,7 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     else:
         backend = args.backend or "vegas"
         _backend_names(parser, backend)
-        integ = Integrator(_backends.get(backend, dim=f.dim), rng=_seed(args))
+        integ = Integrator(_make_backend(parser, backend, f.dim, args.set), rng=_seed(args))
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     try:
@@ -177,10 +207,15 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     names = _backend_names(parser, args.backends)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         parser.error(f"--out {args.out} is a file; give a folder")
+    configs = _settings(parser, names, args.set)
+    backends = [
+        _backends.get(n, dim=f.dim, **({"config": configs[n]} if n in configs else {}))
+        for n in names
+    ]
     comparison = compare(
         f,
         f.dim,
-        names,
+        backends,
         calls_train=args.train_calls,
         calls=args.calls,
         seed=_seed(args),
@@ -214,6 +249,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="integrand calls for the final estimate (fresh points)",
     )
     common.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    common.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a backend setting, e.g. flow.training.loss=kl or vegas.ninc=512 (repeatable)",
+    )
     common.add_argument(
         "--phase-space",
         default=None,

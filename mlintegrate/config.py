@@ -98,7 +98,7 @@ class Config:
         unknown = sorted(set(doc) - names)
         if unknown:
             raise ConfigError(
-                f"unknown setting {where}{unknown[0]!r} for {cls.__name__}; "
+                f"unknown setting {where + unknown[0]!r} for {cls.__name__}; "
                 f"valid: {', '.join(sorted(names))}"
             )
         nested = cls._nested()

@@ -10,13 +10,87 @@ silently into a wrong cross section.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .errors import IntegrandError
 
-__all__ = ["IntegrandError", "Vectorized", "evaluate", "integrand_dim", "vectorize"]
+__all__ = [
+    "Integrand",
+    "IntegrandError",
+    "IntegrandInfo",
+    "KnownIntegral",
+    "PhysicsIntegrand",
+    "Vectorized",
+    "evaluate",
+    "integrand_dim",
+    "integrand_info",
+    "vectorize",
+]
+
+
+@runtime_checkable
+class Integrand(Protocol):
+    """Any callable f(u) with u (n, d) in [0,1]^d → values (n,). ``dim``, ``name`` optional."""
+
+    def __call__(self, u: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class KnownIntegral(Protocol):
+    """An integrand that knows its integral (test functions, processes with a reference)."""
+
+    dim: int
+    name: str
+    unit: str
+    exact: float | None
+    exact_error: float | None
+
+    def __call__(self, u: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class PhysicsIntegrand(Protocol):
+    """|M|² over phase space: momenta of every point, particle content, incoming count.
+
+    ``momenta(u) -> (p, weight)`` with p (n, N, 4), incoming particles first;
+    ``incoming``: masses of the incoming particles (1: a decay, 2: a collision);
+    ``outgoing_masses``: nominal masses of the outgoing ones; ``particles``: PDG ids and
+    colour (or None).
+    """
+
+    dim: int
+    name: str
+    incoming: tuple[float, ...]
+    outgoing_masses: tuple[float, ...]
+    particles: Any
+
+    def __call__(self, u: np.ndarray) -> np.ndarray: ...
+
+    def momenta(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class IntegrandInfo:
+    """What a result records about its integrand (empty/None where it does not say)."""
+
+    name: str = ""
+    unit: str = ""
+    exact: float | None = None
+    exact_error: float | None = None
+
+
+def integrand_info(integrand: Any, name: str | None = None) -> IntegrandInfo:
+    """Name, unit and known integral of ``integrand``: the one place that reads them."""
+    known = isinstance(integrand, KnownIntegral)
+    return IntegrandInfo(
+        name=name or str(getattr(integrand, "name", "") or ""),
+        unit=str(getattr(integrand, "unit", "") or ""),
+        exact=integrand.exact if known else getattr(integrand, "exact", None),
+        exact_error=integrand.exact_error if known else getattr(integrand, "exact_error", None),
+    )
 
 
 class Vectorized:

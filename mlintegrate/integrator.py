@@ -21,7 +21,7 @@ import numpy as np
 from . import backends as _backends
 from .backends.base import Backend
 from .events import EventSample, generate_events
-from .integrand import IntegrandError, evaluate, integrand_dim
+from .integrand import IntegrandError, evaluate, integrand_dim, integrand_info
 from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .io.lhe import LHEWriter
 from .io.npz import NPZEventWriter
@@ -247,10 +247,7 @@ class Integrator:
             calls=calls,
             backend=self.backend.name,
             dim=self.dim,
-            name=name or getattr(integrand, "name", "") or "",
-            unit=getattr(integrand, "unit", ""),
-            exact=getattr(integrand, "exact", None),
-            exact_error=getattr(integrand, "exact_error", None),
+            **asdict(integrand_info(integrand, name)),
             chi2=chi2,
             dof=dof,
             Q=q_value,

@@ -1,6 +1,8 @@
 """Figures of a comparison: weight distributions, learning curves, kinematic distributions.
 
-Each function writes one PNG (matplotlib, Agg backend) and returns its path.
+Each function writes one PNG and returns its path. Figures are built on a
+``matplotlib.figure.Figure`` and saved through its own Agg canvas, so matplotlib's global
+backend (and any pyplot state of the caller) is never touched.
 """
 
 from __future__ import annotations
@@ -15,28 +17,23 @@ from .result import Result
 __all__ = ["plot_kinematics", "plot_learning_curves", "plot_weights"]
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):  # noqa: ANN202 - matplotlib.figure.Figure
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    fig.clf()
-    _pyplot().close(fig)
     return path
 
 
 def plot_weights(results: Sequence[Result], path: str | Path) -> Path:
     """Histogram of log10(w/⟨w⟩) per backend (nonzero weights), log-scaled counts."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     logs = {
         r.backend: np.log10(np.abs(r.weights[r.weights != 0]) / abs(r.mean))
         for r in results
@@ -61,8 +58,8 @@ def plot_learning_curves(
     curves: Mapping[str, Sequence[tuple[int, float]]], title: str, path: str | Path
 ) -> Path:
     """rsd of each training batch against the cumulative training calls, per backend."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.subplots()
     for name, curve in curves.items():
         if curve:
             calls, rsd = np.array(curve, dtype=float).T
@@ -88,9 +85,9 @@ def plot_kinematics(
     ``truth[obs] = (values, weights)``; ``events[backend][obs] = values`` (unit weights; the
     rare overweights are drawn at weight 1 here, which the caption of the report notes).
     """
-    plt = _pyplot()
     names = list(truth)
-    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2), squeeze=False)
+    fig = _figure(figsize=(5.5 * len(names), 4.2))
+    axes = fig.subplots(1, len(names), squeeze=False)
     for ax, obs in zip(axes[0], names, strict=True):
         values, weights = truth[obs]
         lo, hi = np.quantile(values, [0.001, 0.999])

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 import numpy as np
 import vegas
 
-from .integrand import evaluate
+from .integrand import evaluate, integrand_info
 from .result import Estimate, Result
 from .rng import RngLike, as_generator
 
@@ -62,10 +63,7 @@ def vegas_plus(
         calls=counter["calls"],
         backend="vegas+",
         dim=dim,
-        name=getattr(integrand, "name", "") or "",
-        unit=getattr(integrand, "unit", ""),
-        exact=getattr(integrand, "exact", None),
-        exact_error=getattr(integrand, "exact_error", None),
+        **asdict(integrand_info(integrand)),
         chi2=float(res.chi2),
         dof=int(res.dof),
         Q=float(res.Q),

@@ -8,9 +8,10 @@ vegas package itself returns with stratification, for the same total calls.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from typing import Any
 import numpy as np
 
 from . import backends as _backends
+from .backends.base import Backend
 from .events import EventSample
+from .integrand import PhysicsIntegrand
 from .integrator import Integrator
 from .plots import plot_kinematics, plot_learning_curves, plot_weights
 from .reference import vegas_plus
@@ -45,18 +48,26 @@ class Comparison:
     learning_curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     events: dict[str, EventSample] = field(default_factory=dict)
     truth: tuple[np.ndarray, np.ndarray] | None = None  # momenta, weights of a weighted sample
+    n_incoming: int = 2  # incoming particles at the front of the truth and event momenta
+    specs: dict[str, dict[str, Any]] = field(default_factory=dict)  # label → backend.spec()
 
 
-def kinematic_observables(p: np.ndarray) -> dict[str, np.ndarray]:
-    """Two observables of momenta (n, N, 4) with the incoming particles first.
+def kinematic_observables(p: np.ndarray, n_incoming: int) -> dict[str, np.ndarray]:
+    """Two observables of momenta (n, N, 4) whose first ``n_incoming`` particles are incoming.
 
     x₁ = 2E/√ŝ of the first outgoing particle, and the invariant mass of the last two outgoing
-    particles (for two outgoing particles: cos θ of the first, as the mass is fixed).
+    particles (for two outgoing particles: cos θ of the first, as the mass is fixed). For a
+    decay (one incoming particle) √ŝ is its mass, so x₁ = 2E₁/M and m(last two) is, for
+    t → b ℓ ν, the W virtuality m(ℓν).
     """
-    n_in = 2 if p.shape[1] > 3 and np.allclose(p[:, 0, 1:3], 0) and p[0, 1, 0] > 0 else 1
-    total = p[:, :n_in, 0].sum(axis=1)
-    out = p[:, n_in:]
-    obs = {"x1 = 2E1/sqrt(s)": 2.0 * out[:, 0, 0] / total}
+    if n_incoming not in (1, 2) or p.ndim != 3 or p.shape[1] <= n_incoming:
+        raise ValueError(
+            f"n_incoming must be 1 or 2 with outgoing particles after it, got {n_incoming}"
+        )
+    incoming = p[:, :n_incoming].sum(axis=1)
+    root_s = np.sqrt(np.clip(incoming[:, 0] ** 2 - np.sum(incoming[:, 1:] ** 2, axis=1), 0, None))
+    out = p[:, n_incoming:]
+    obs = {"x1 = 2E1/sqrt(s)": 2.0 * out[:, 0, 0] / root_s}
     if out.shape[1] >= 3:
         pair = out[:, -2] + out[:, -1]
         m2 = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
@@ -66,10 +77,26 @@ def kinematic_observables(p: np.ndarray) -> dict[str, np.ndarray]:
     return obs
 
 
+def _labelled(
+    backends: Sequence[str | Backend] | Mapping[str, Backend], dim: int
+) -> dict[str, Backend]:
+    """label → backend: names are built with their defaults, duplicate labels numbered."""
+    if isinstance(backends, Mapping):
+        return dict(backends)
+    out: dict[str, Backend] = {}
+    for item in backends:
+        backend = _backends.get(item, dim=dim) if isinstance(item, str) else item
+        label, k = backend.name, 2
+        while label in out:
+            label, k = f"{backend.name}#{k}", k + 1
+        out[label] = backend
+    return out
+
+
 def compare(
     integrand: Callable[[np.ndarray], np.ndarray],
     dim: int,
-    backends: Sequence[str],
+    backends: Sequence[str | Backend] | Mapping[str, Backend],
     calls_train: int,
     calls: int,
     seed: int = 0,
@@ -77,32 +104,41 @@ def compare(
     progress: bool | None = None,
     events: int = 0,
 ) -> Comparison:
-    """Train and integrate each named backend with the same budget and seed.
+    """Train and integrate each backend with the same budget and seed.
 
-    With ``events`` > 0 and a physics process, each backend also generates that many
-    unweighted events (calls outside the budget), compared with a weighted truth sample.
+    ``backends`` are names (default settings), configured backends, or a mapping
+    label → backend (e.g. two flow variants); each row is labelled and its record carries the
+    backend's full ``spec()``. With ``events`` > 0 and a physics process, each i.i.d. backend
+    also generates that many unweighted events (calls outside the budget), compared with a
+    weighted truth sample.
     """
     # compile any numba kernels of the integrand first, so no row's timing carries them
     integrand(np.random.default_rng(0).random((8, dim)))
     out = Comparison(results=[])
     integrators = {}
-    for name in backends:
-        integ = Integrator(_backends.get(name, dim=dim), rng=seed, progress=progress)
+    for label, backend in _labelled(backends, dim).items():
+        integ = Integrator(backend, rng=seed, progress=progress)
         if calls_train > 0:
             integ.train(integrand, calls=calls_train)
-        out.learning_curves[name] = [(s.calls, s.rsd) for s in integ.history.iterations]
-        out.results.append(integ.integrate(integrand, calls=calls, keep_weights=True))
-        integrators[name] = integ
+        out.learning_curves[label] = [(s.calls, s.rsd) for s in integ.history.iterations]
+        result = integ.integrate(integrand, calls=calls, keep_weights=True)
+        out.results.append(dataclasses.replace(result, backend=label))
+        out.specs[label] = backend.spec()
+        integrators[label] = integ
     if reference:
         out.results.append(vegas_plus(integrand, dim, calls_train, calls, rng=seed))
-    if events > 0 and hasattr(integrand, "momenta"):
-        for name, integ in integrators.items():
-            out.events[name] = integ.generate(integrand, events, pilot_calls=min(calls, 100_000))
-        best = min(out.results[: len(integrators)], key=lambda r: r.rsd)
-        u, q = integrators[best.backend].backend.sample(calls, np.random.default_rng(seed))
-        w = integrand(u) / q
-        p, _ = integrand.momenta(u[w != 0])
-        out.truth = (p, w[w != 0])
+    if events > 0 and isinstance(integrand, PhysicsIntegrand):
+        unweightable = {k: v for k, v in integrators.items() if v.backend.iid}
+        for label, integ in unweightable.items():
+            out.events[label] = integ.generate(integrand, events, pilot_calls=min(calls, 100_000))
+        rows = [r for r in out.results if r.backend in unweightable]
+        if rows:
+            best = min(rows, key=lambda r: r.rsd)
+            u, q = integrators[best.backend].backend.sample(calls, np.random.default_rng(seed))
+            w = integrand(u) / q
+            p, _ = integrand.momenta(u[w != 0])
+            out.truth = (p, w[w != 0])
+            out.n_incoming = len(integrand.incoming)
     return out
 
 
@@ -197,6 +233,7 @@ def markdown_table(results: Sequence[Result]) -> str:
 
 def _record(result: Result, comparison: Comparison) -> dict[str, Any]:
     record = result.to_dict()
+    record["config"] = comparison.specs.get(result.backend)
     record["learning_curve"] = [
         {"calls": c, "rsd": r} for c, r in comparison.learning_curves.get(result.backend, [])
     ]
@@ -232,9 +269,9 @@ def write_report(comparison: Comparison, out: str | Path) -> dict[str, Path]:
     )
     if comparison.truth is not None and comparison.events:
         p, w = comparison.truth
-        truth_obs = kinematic_observables(p)
+        truth_obs = kinematic_observables(p, comparison.n_incoming)
         events = {
-            name: kinematic_observables(ev.momenta)
+            name: kinematic_observables(ev.momenta, comparison.n_incoming)
             for name, ev in comparison.events.items()
             if ev.momenta is not None and ev.n_events
         }
