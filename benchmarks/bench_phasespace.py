@@ -1,9 +1,9 @@
 """Throughput of the phase-space kernels: numba vs the numpy reference twin, side by side.
 
 For RAMBO on diet (3n-4 random numbers) and RAMBO (4n) at n = 3, 4, 6 massless particles, the
-same u (10^6 events by default) goes through ``backend="numba"`` and ``backend="numpy"`` of the
+same u (10^6 events by default) goes through ``kernel="numba"`` and ``kernel="numpy"`` of the
 public function (input checks included), after a warm-up call that compiles (or loads) the numba
-kernels. Repetitions alternate the two backends and the best time of each is kept. Times are
+kernels. Repetitions alternate the two kernels and the best time of each is kept. Times are
 process CPU times (the kernels are single-threaded, so this is the wall time on an idle core and
 is robust to other load on a shared machine); best wall times are recorded in the JSON too.
 The two outputs are also compared (max |p_numba - p_numpy| / sqrt(s)). Writes
@@ -44,22 +44,22 @@ def machine_info(argv: Sequence[str]) -> dict[str, Any]:
 
 
 def run_case(name: str, n: int, n_events: int, repeats: int, seed: int) -> dict[str, Any]:
-    """Best-of-``repeats`` CPU time (and wall time) of both backends on the same u."""
+    """Best-of-``repeats`` CPU time (and wall time) of both kernels on the same u."""
     gen, dim_of = GENERATORS[name]
     dim = dim_of(n)
     u = np.random.default_rng(seed).random((n_events, dim))
-    for backend in ("numba", "numpy"):  # warm-up: compile / load the cached kernels
-        gen(u[:100], n, SQRT_S, backend=backend)
+    for kernel in ("numba", "numpy"):  # warm-up: compile / load the cached kernels
+        gen(u[:100], n, SQRT_S, kernel=kernel)
     times: dict[str, list[float]] = {"numba": [], "numpy": []}
     walls: dict[str, list[float]] = {"numba": [], "numpy": []}
     outputs: dict[str, np.ndarray] = {}
     for _ in range(repeats):
-        for backend in ("numba", "numpy"):
+        for kernel in ("numba", "numpy"):
             t0, c0 = time.perf_counter(), time.process_time()
-            p, _ = gen(u, n, SQRT_S, backend=backend)
-            times[backend].append(time.process_time() - c0)
-            walls[backend].append(time.perf_counter() - t0)
-            outputs[backend] = p
+            p, _ = gen(u, n, SQRT_S, kernel=kernel)
+            times[kernel].append(time.process_time() - c0)
+            walls[kernel].append(time.perf_counter() - t0)
+            outputs[kernel] = p
     best = {b: min(t) for b, t in times.items()}
     diff = float(np.abs(outputs["numba"] - outputs["numpy"]).max() / SQRT_S)
     return {

@@ -23,6 +23,7 @@ from .backends.base import Backend
 from .events import EventSample
 from .integrand import PhysicsIntegrand
 from .integrator import Integrator
+from .phasespace.kinematics import mass2
 from .plots import plot_kinematics, plot_learning_curves, plot_weights
 from .reference import vegas_plus
 from .result import Result
@@ -65,13 +66,11 @@ def kinematic_observables(p: np.ndarray, n_incoming: int) -> dict[str, np.ndarra
             f"n_incoming must be 1 or 2 with outgoing particles after it, got {n_incoming}"
         )
     incoming = p[:, :n_incoming].sum(axis=1)
-    root_s = np.sqrt(np.clip(incoming[:, 0] ** 2 - np.sum(incoming[:, 1:] ** 2, axis=1), 0, None))
+    root_s = np.sqrt(np.clip(mass2(incoming), 0.0, None))
     out = p[:, n_incoming:]
     obs = {"x1 = 2E1/sqrt(s)": 2.0 * out[:, 0, 0] / root_s}
     if out.shape[1] >= 3:
-        pair = out[:, -2] + out[:, -1]
-        m2 = pair[:, 0] ** 2 - np.sum(pair[:, 1:] ** 2, axis=1)
-        obs["m(last two) [GeV]"] = np.sqrt(np.clip(m2, 0.0, None))
+        obs["m(last two) [GeV]"] = np.sqrt(np.clip(mass2(out[:, -2] + out[:, -1]), 0.0, None))
     else:
         obs["cos theta1"] = out[:, 0, 3] / np.linalg.norm(out[:, 0, 1:], axis=1)
     return obs

@@ -21,13 +21,13 @@ def _parents(n_events: int, seed: int, mass: float) -> np.ndarray:
     return np.column_stack([e, p3])
 
 
-@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("kernel", ["numba", "numpy"])
 @pytest.mark.parametrize(("m1", "m2"), [(0.0, 0.0), (80.4, 4.7), (0.105, 0.0), (60.0, 60.0)])
-def test_daughters_on_shell_and_conserve(backend: str, m1: float, m2: float) -> None:
+def test_daughters_on_shell_and_conserve(kernel: str, m1: float, m2: float) -> None:
     mass = 173.0 if m1 + m2 < 173.0 else 200.0
     parent = _parents(20_000, seed=1, mass=mass)
     u = np.random.default_rng(2).random((20_000, 2))
-    p, w = ps.two_body_decay(u, parent, m1, m2, backend=backend)
+    p, w = ps.two_body_decay(u, parent, m1, m2, kernel=kernel)
     assert p.shape == (20_000, 2, 4)
     assert np.abs(p.sum(axis=1) - parent).max() <= 1e-12 * parent[:, 0].max()
     for i, m in enumerate((m1, m2)):
@@ -57,8 +57,8 @@ def test_decay_twins_agree_and_broadcast() -> None:
     u = np.random.default_rng(5).random((1000, 2))
     parent = _parents(1000, seed=6, mass=91.1876)
     m1 = np.full(1000, 0.000511)
-    a = ps.two_body_decay(u, parent, m1, 0.000511, backend="numba")
-    b = ps.two_body_decay(u, parent, m1, 0.000511, backend="numpy")
+    a = ps.two_body_decay(u, parent, m1, 0.000511, kernel="numba")
+    b = ps.two_body_decay(u, parent, m1, 0.000511, kernel="numpy")
     assert np.abs(a[0] - b[0]).max() <= 1e-13 * parent[:, 0].max()
     assert np.abs(a[1] / b[1] - 1.0).max() <= 1e-13
     single, _ = ps.two_body_decay(u[:3], [100.0, 0.0, 0.0, 0.0], 0.0, 0.0)

@@ -166,8 +166,8 @@ def test_energy_and_angle_match_analytic(name: str, n: int) -> None:
 @pytest.mark.parametrize("massive_", [False, True])
 def test_numba_and_numpy_twins_agree(name: str, n: int, massive_: bool) -> None:
     kw = {"masses": _masses(n)} if massive_ else {}
-    p1, w1 = _generate(name, n, 2000, seed=n, backend="numba", **kw)
-    p2, w2 = _generate(name, n, 2000, seed=n, backend="numpy", **kw)
+    p1, w1 = _generate(name, n, 2000, seed=n, kernel="numba", **kw)
+    p2, w2 = _generate(name, n, 2000, seed=n, kernel="numpy", **kw)
     assert np.abs(p1 - p2).max() <= 1e-13 * SQRT_S
     assert np.abs(w1 / w2 - 1.0).max() <= 1e-13
 
@@ -176,12 +176,12 @@ def test_numba_and_numpy_twins_agree(name: str, n: int, massive_: bool) -> None:
 def test_inverse_and_reshuffle_twins_agree(n: int) -> None:
     m = _masses(n)
     p, _ = ps.rambo_diet(_u(n, 2000, ps.diet_dim(n)), n, SQRT_S, masses=m)
-    u1, w1 = ps.rambo_diet_inverse(p, SQRT_S, masses=m, backend="numba")
-    u2, w2 = ps.rambo_diet_inverse(p, SQRT_S, masses=m, backend="numpy")
+    u1, w1 = ps.rambo_diet_inverse(p, SQRT_S, masses=m, kernel="numba")
+    u2, w2 = ps.rambo_diet_inverse(p, SQRT_S, masses=m, kernel="numpy")
     assert np.abs(u1 - u2).max() <= 1e-13
     assert np.abs(w1 / w2 - 1.0).max() <= 1e-13
-    k1, f1 = ps.unreshuffle_masses(p, SQRT_S, backend="numba")
-    k2, f2 = ps.unreshuffle_masses(p, SQRT_S, backend="numpy")
+    k1, f1 = ps.unreshuffle_masses(p, SQRT_S, kernel="numba")
+    k2, f2 = ps.unreshuffle_masses(p, SQRT_S, kernel="numpy")
     assert np.abs(k1 - k2).max() <= 1e-13 * SQRT_S and np.abs(f1 / f2 - 1.0).max() <= 1e-13
 
 
@@ -265,8 +265,8 @@ def test_errors_name_the_problem() -> None:
     bad[3, 2] = np.nan
     with pytest.raises(ValueError, match=r"u\[3, 2\] = nan is outside \[0, 1\]"):
         ps.rambo_diet(bad, 4, SQRT_S)
-    with pytest.raises(ValueError, match="backend='cuda'"):
-        ps.rambo_diet(u, 4, SQRT_S, backend="cuda")
+    with pytest.raises(ValueError, match="kernel='cuda'"):
+        ps.rambo_diet(u, 4, SQRT_S, kernel="cuda")
     with pytest.raises(ValueError, match="not kinematically allowed"):
         ps.rambo_diet(u, 4, SQRT_S, masses=[200.0, 200.0, 100.0, 1.0])
     with pytest.raises(ValueError, match="masses has shape"):

@@ -5,8 +5,8 @@ Conventions (see DESIGN.md, "Numerical conventions"): momenta are float64 arrays
 dPhi_n = (2 pi)^4 delta^4(P - sum p) prod d^3p_i / ((2 pi)^3 2 E_i); random inputs ``u`` of shape
 (n_events, dim) in [0, 1] are owned by the caller, every generator is a deterministic map
 u -> ``(p, weight)`` whose weight includes the (2 pi)^(4-3n) factors, so mean(weight) over uniform
-u is the phase-space volume. Every kernel function takes ``backend="numba"`` (compiled, default)
-or ``backend="numpy"`` (vectorised reference); the two agree to rounding.
+u is the phase-space volume. Every kernel function takes ``kernel="numba"`` (compiled, default)
+or ``kernel="numpy"`` (vectorised reference); the two agree to rounding.
 
 - :func:`rambo` (4n numbers) and :func:`rambo_diet` (3n-4 numbers, a bijection; inverse
   :func:`rambo_diet_inverse`): flat massless n-body phase space, weight V_n =

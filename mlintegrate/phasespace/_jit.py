@@ -1,4 +1,4 @@
-"""The one numba decorator of the phase-space kernels, and the backend switch.
+"""The one numba decorator of the phase-space kernels, and the kernel switch.
 
 Every compiled kernel in :mod:`mlintegrate.phasespace` is decorated with :data:`jit`, so the numba
 options live in exactly one place (the iminuit / scikit-hep ``vector`` convention):
@@ -16,22 +16,23 @@ from typing import Literal
 
 import numba
 
-__all__ = ["BACKENDS", "Backend", "check_backend", "jit"]
+__all__ = ["KERNELS", "Kernel", "check_kernel", "jit"]
 
 #: The decorator every kernel uses.
 jit = functools.partial(numba.njit, cache=True, error_model="numpy", fastmath=False, nogil=True)
 
-Backend = Literal["numba", "numpy"]
+Kernel = Literal["numba", "numpy"]
 
-#: Accepted values of the ``backend`` argument of the public functions.
-BACKENDS: tuple[str, ...] = ("numba", "numpy")
+#: Accepted values of the ``kernel`` argument of the public functions ("backend" means a
+#: proposal elsewhere in the package).
+KERNELS: tuple[str, ...] = ("numba", "numpy")
 
 
-def check_backend(backend: str) -> str:
-    """Return ``backend`` if it is ``"numba"`` or ``"numpy"``, else raise a ValueError."""
-    if backend not in BACKENDS:
+def check_kernel(kernel: str) -> str:
+    """Return ``kernel`` if it is ``"numba"`` or ``"numpy"``, else raise a ValueError."""
+    if kernel not in KERNELS:
         raise ValueError(
-            f"backend={backend!r} is not supported; use backend='numba' (compiled kernel) "
-            f"or backend='numpy' (vectorised reference)"
+            f"kernel={kernel!r} is not supported; use kernel='numba' (compiled) "
+            f"or kernel='numpy' (vectorised reference)"
         )
-    return backend
+    return kernel

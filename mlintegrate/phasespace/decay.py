@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._checks import check_unit_array
-from ._jit import check_backend, jit
+from ._jit import check_kernel, jit
 from .kinematics import (
     boost_accurate_numpy,
     boost_accurate_scalar,
@@ -141,7 +141,7 @@ def two_body_decay(
     m1: ArrayLike,
     m2: ArrayLike,
     *,
-    backend: str = "numba",
+    kernel: str = "numba",
 ) -> tuple[FloatArray, FloatArray]:
     """Decay ``parent`` (n_events, 4) (or one (4,) vector) into masses ``m1``, ``m2`` (scalars or
     (n_events,)) using ``u`` (n_events, 2) in [0, 1] for (cos theta, phi) in the parent rest frame.
@@ -156,7 +156,7 @@ def two_body_decay(
     >>> bool(np.isclose(w[0], 1 / (8 * np.pi)))  # massless: Phi_2 = 1 / (8 pi)
     True
     """
-    check_backend(backend)
+    check_kernel(kernel)
     u = check_unit_array(u, 2)
     n_ev = u.shape[0]
     par = np.asarray(parent, dtype=np.float64)
@@ -180,7 +180,7 @@ def two_body_decay(
         if not (np.all(np.isfinite(arr)) and np.all(arr >= 0.0)):
             raise ValueError(f"{name} must be finite and >= 0; got min {float(np.min(arr))!r}")
         masses.append(arr)
-    if backend == "numpy":
+    if kernel == "numpy":
         return _decay_numpy(u, par, masses[0], masses[1])
     p = np.empty((n_ev, 2, 4))
     w = np.empty(n_ev)

@@ -51,7 +51,7 @@ from ._checks import (
     check_sqrt_s,
     check_unit_array,
 )
-from ._jit import check_backend, jit
+from ._jit import check_kernel, jit
 from ._massfrac import cdf_numpy, cdf_scalar, solve_block, solve_numpy
 from .kinematics import (
     boost_accurate_numpy,
@@ -283,7 +283,7 @@ def rambo_diet(
     sqrt_s: float,
     *,
     masses: Sequence[float] | ArrayLike | None = None,
-    backend: str = "numba",
+    kernel: str = "numba",
 ) -> tuple[FloatArray, FloatArray]:
     """n-body phase-space point in the centre-of-mass frame from ``u`` (n_events, 3n-4) in [0, 1].
 
@@ -297,19 +297,19 @@ def rambo_diet(
     >>> p.shape, bool(np.allclose(p.sum(axis=1), [100.0, 0, 0, 0]))
     ((5, 4, 4), True)
     """
-    check_backend(backend)
+    check_kernel(kernel)
     n = check_n_particles(n_particles)
     sqrt_s = check_sqrt_s(sqrt_s)
     m = check_masses(masses, n, sqrt_s)
     u = check_unit_array(u, 3 * n - 4)
-    if backend == "numpy":
+    if kernel == "numpy":
         p = _diet_numpy(u, n, sqrt_s)
     else:
         p = np.empty((u.shape[0], n, 4))
         _diet_numba(u, sqrt_s, p)
     weight = np.full(u.shape[0], massless_volume(n, sqrt_s))
     if m is not None:
-        p, factor = reshuffle_masses(p, m, sqrt_s, backend=backend)
+        p, factor = reshuffle_masses(p, m, sqrt_s, kernel=kernel)
         weight *= factor
     return p, weight
 
@@ -414,7 +414,7 @@ def rambo_diet_inverse(
     sqrt_s: float,
     *,
     masses: Sequence[float] | ArrayLike | None = None,
-    backend: str = "numba",
+    kernel: str = "numba",
     rtol: float = 1e-8,
 ) -> tuple[FloatArray, FloatArray]:
     """Inverse of :func:`rambo_diet`: momenta (n_events, n, 4) -> ``(u, weight)``.
@@ -427,7 +427,7 @@ def rambo_diet_inverse(
     a density g(p) with respect to dPhi_n corresponds to the density g(p(u)) * weight on the
     unit cube, e.g. to score phase-space points under a proposal trained on u.
     """
-    check_backend(backend)
+    check_kernel(kernel)
     sqrt_s = check_sqrt_s(sqrt_s)
     p = check_momenta(p)
     n = check_n_particles(p.shape[1])
@@ -450,9 +450,9 @@ def rambo_diet_inverse(
         )
     weight = np.full(p.shape[0], massless_volume(n, sqrt_s))
     if m is not None:
-        p, factor = unreshuffle_masses(p, sqrt_s, backend=backend)
+        p, factor = unreshuffle_masses(p, sqrt_s, kernel=kernel)
         weight *= factor
-    if backend == "numpy":
+    if kernel == "numpy":
         u = _diet_inverse_numpy(p)
     else:
         u = np.empty((p.shape[0], 3 * n - 4))

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._checks import check_masses, check_momenta, check_sqrt_s
-from ._jit import check_backend, jit
+from ._jit import check_kernel, jit
 
 __all__ = ["reshuffle_masses", "unreshuffle_masses"]
 
@@ -182,7 +182,7 @@ def reshuffle_masses(
     masses: Sequence[float] | ArrayLike,
     sqrt_s: float,
     *,
-    backend: str = "numba",
+    kernel: str = "numba",
 ) -> tuple[FloatArray, FloatArray]:
     """Give massless momenta masses, keeping the total momentum (sqrt(s), 0, 0, 0).
 
@@ -192,14 +192,14 @@ def reshuffle_masses(
     Returns ``(k, factor)``: massive momenta (n_events, n, 4) and the weight factor (n_events,)
     that multiplies the massless phase-space weight. All-zero masses return a copy and ones.
     """
-    check_backend(backend)
+    check_kernel(kernel)
     sqrt_s = check_sqrt_s(sqrt_s)
     p = check_momenta(p)
     m = check_masses(masses, p.shape[1], sqrt_s)
     if m is None:
         return p.copy(), np.ones(p.shape[0])
     xi0 = _xi_start(m, sqrt_s)
-    if backend == "numpy":
+    if kernel == "numpy":
         return _reshuffle_numpy(p, m, sqrt_s, xi0)
     k = np.empty_like(p)
     w = np.empty(p.shape[0])
@@ -208,15 +208,15 @@ def reshuffle_masses(
 
 
 def unreshuffle_masses(
-    k: ArrayLike, sqrt_s: float, *, backend: str = "numba"
+    k: ArrayLike, sqrt_s: float, *, kernel: str = "numba"
 ) -> tuple[FloatArray, FloatArray]:
     """Inverse of :func:`reshuffle_masses`: massive momenta (n_events, n, 4) summing to
     (sqrt_s, 0, 0, 0) -> ``(p, factor)``, the massless momenta and the same weight factor F that
     :func:`reshuffle_masses` returns for them (so F(unreshuffle(k)) == F(k))."""
-    check_backend(backend)
+    check_kernel(kernel)
     sqrt_s = check_sqrt_s(sqrt_s)
     k = check_momenta(k, "k")
-    if backend == "numpy":
+    if kernel == "numpy":
         return _unreshuffle_numpy(k, sqrt_s)
     p = np.empty_like(k)
     w = np.empty(k.shape[0])

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._checks import check_masses, check_n_particles, check_sqrt_s, check_unit_array
-from ._jit import check_backend, jit
+from ._jit import check_kernel, jit
 from .kinematics import cos_sin_2pi_numpy, cos_sin_2pi_scalar
 from .massive import reshuffle_masses
 
@@ -213,7 +213,7 @@ def rambo(
     sqrt_s: float,
     *,
     masses: Sequence[float] | ArrayLike | None = None,
-    backend: str = "numba",
+    kernel: str = "numba",
 ) -> tuple[FloatArray, FloatArray]:
     """n-body phase-space point in the centre-of-mass frame from ``u`` (n_events, 4n) in [0, 1].
 
@@ -228,18 +228,18 @@ def rambo(
     >>> p.shape, bool(np.allclose(p.sum(axis=1), [100.0, 0, 0, 0]))
     ((5, 3, 4), True)
     """
-    check_backend(backend)
+    check_kernel(kernel)
     n = check_n_particles(n_particles)
     sqrt_s = check_sqrt_s(sqrt_s)
     m = check_masses(masses, n, sqrt_s)
     u = check_unit_array(u, 4 * n)
-    if backend == "numpy":
+    if kernel == "numpy":
         p = _rambo_numpy(u, n, sqrt_s)
     else:
         p = np.empty((u.shape[0], n, 4))
         _rambo_numba(u, sqrt_s, p)
     weight = np.full(u.shape[0], massless_volume(n, sqrt_s))
     if m is not None:
-        p, factor = reshuffle_masses(p, m, sqrt_s, backend=backend)
+        p, factor = reshuffle_masses(p, m, sqrt_s, kernel=kernel)
         weight *= factor
     return p, weight

@@ -22,13 +22,13 @@ import math
 import numpy as np
 
 from ..phasespace.kinematics import delta_r, pt
+from .ee import ALPHA
 from .particles import Particles
 from .process import Process
 from .references import stored_reference
 
 __all__ = ["ee_4jet"]
 
-_ALPHA = 1.0 / 137.035999084
 _ORDERINGS = [(0,) + perm for perm in itertools.permutations((1, 2, 3))]
 
 
@@ -51,7 +51,7 @@ def ee_4jet(
     if not dr_min > 0:
         raise ValueError(f"dr_min must be > 0, got {dr_min}")
     s = sqrt_s**2
-    norm = (4 * math.pi * _ALPHA) ** 2 * (4 * math.pi * alpha_s) ** 2 / s**2
+    norm = (4 * math.pi * ALPHA) ** 2 * (4 * math.pi * alpha_s) ** 2 / s**2
 
     def matrix_element(p: np.ndarray) -> np.ndarray:
         sij = _invariants(p[:, 2:])
@@ -86,7 +86,7 @@ def ee_4jet(
             pdg_ids=(11, -11, 21, 21, 21, 21),
             # one colour ring g1 g2 g3 g4 (the leading-colour ordering 1234)
             colours=((0, 0), (0, 0), (501, 504), (502, 501), (503, 502), (504, 503)),
-            alpha_qed=_ALPHA,
+            alpha_qed=ALPHA,
             alpha_qcd=alpha_s,
         ),
         exact=None if ref is None else ref["value"],

@@ -23,6 +23,7 @@ import math
 import numpy as np
 from scipy import integrate
 
+from ..phasespace.kinematics import dot, mass2
 from .particles import Particles
 from .process import Process
 
@@ -79,10 +80,8 @@ def top_decay(m_top: float = M_TOP, m_b: float = 0.0, phase_space: str = "diet")
     def matrix_element(p: np.ndarray) -> np.ndarray:
         t, b, lep, nu = (p[:, i] for i in range(4))
         q = lep + nu
-        s = q[:, 0] ** 2 - np.sum(q[:, 1:] ** 2, axis=1)
-        t_l = t[:, 0] * lep[:, 0] - np.sum(t[:, 1:] * lep[:, 1:], axis=1)
-        b_n = b[:, 0] * nu[:, 0] - np.sum(b[:, 1:] * nu[:, 1:], axis=1)
-        return 2.0 * g4 * t_l * b_n / ((s - M_W**2) ** 2 + (M_W * WIDTH_W) ** 2)
+        s = mass2(q)
+        return 2.0 * g4 * dot(t, lep) * dot(b, nu) / ((s - M_W**2) ** 2 + (M_W * WIDTH_W) ** 2)
 
     return Process(
         matrix_element,
