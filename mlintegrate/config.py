@@ -12,18 +12,11 @@ A backend's knobs live in a small tree of frozen dataclasses (e.g. ``FlowConfig`
 - ``with_text("training.loss", "kl")``: the same from text, typed from the field's annotation
   (the command line's ``--set KEY=VALUE``).
 
->>> from dataclasses import dataclass, field
->>> @dataclass(frozen=True)
-... class Inner(Config):
-...     bins: int = 16
->>> @dataclass(frozen=True)
-... class Outer(Config):
-...     inner: Inner = field(default_factory=Inner)
-...     rate: float | None = None
->>> Outer().with_values(bins=8).inner.bins, Outer().with_text("rate", "1e-3").rate
-(8, 0.001)
->>> Outer.from_dict({"inner": {"bins": 4}, "rate": None}).to_dict()
-{'inner': {'bins': 4}, 'rate': None}
+>>> from mlintegrate.backends import VegasConfig
+>>> VegasConfig().with_values(ninc=64).ninc, VegasConfig().with_text("alpha", "0.7").alpha
+(64, 0.7)
+>>> VegasConfig.from_dict({"ninc": 32}).to_dict()
+{'ninc': 32, 'alpha': 0.5}
 """
 
 from __future__ import annotations
