@@ -60,7 +60,7 @@ def test_four_jet_reference_is_stored_with_command_and_error():
     record = mli.processes.references.stored_reference(
         "ee_4jet", {"sqrt_s": 91.2, "alpha_s": 0.118, "pt_min": 5.0, "dr_min": 0.4}
     )
-    assert record["command"].startswith("python -m mlintegrate.processes.references ee_4jet")
+    assert record["command"].startswith("python -m mlintegrate.recompute_reference ee_4jet")
 
 
 def test_four_jet_against_its_reference():

@@ -17,6 +17,7 @@ __all__ = [
     "GEV2_TO_PB",
     "Process",
     "describe",
+    "factories",
     "ee",
     "functions",
     "get",
@@ -33,6 +34,11 @@ _PROCESSES: dict[str, Callable[..., Process]] = {
     "ee_4jet": jets.ee_4jet,
     "top_decay": top.top_decay,
 }
+
+
+def factories() -> dict[str, Callable[..., Process]]:
+    """name → the function that builds that physics process (with its default options)."""
+    return dict(_PROCESSES)
 
 
 def process_names() -> list[str]:

@@ -11,7 +11,7 @@ collinear poles s_ij → 0 of real multi-jet matrix elements. Cuts: p_T > ``pt_m
 beam) for every parton and ΔR > ``dr_min`` for every pair. Symmetry factor 1/4! for four
 identical gluons. There is no closed form: the reference is a long VEGAS run, stored in
 ``references.json`` with its error and the command that recomputes it
-(``python -m mlintegrate.processes.references ee_4jet``).
+(``python -m mlintegrate.recompute_reference ee_4jet``).
 """
 
 from __future__ import annotations
