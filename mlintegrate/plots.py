@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .breakeven import CostLine
 from .result import Result
 
-__all__ = ["plot_kinematics", "plot_learning_curves", "plot_weights"]
+__all__ = ["plot_cost_lines", "plot_kinematics", "plot_learning_curves", "plot_weights"]
 
 
 def _figure(**kwargs):  # noqa: ANN202 - matplotlib.figure.Figure
@@ -70,6 +71,27 @@ def plot_learning_curves(
     ax.set_ylabel("rsd of the batch weights, std(w)/⟨w⟩")
     ax.set_title(f"learning curves: {title}")
     if any(curves.values()):
+        ax.legend()
+    return _save(fig, path)
+
+
+def plot_cost_lines(
+    lines: Mapping[str, CostLine], n_events: int, title: str, path: str | Path
+) -> Path:
+    """Seconds per unweighted event against the |M|² cost per call, 10⁻⁷–10⁻² s, per backend
+    (training amortised over ``n_events``; see :mod:`mlintegrate.breakeven`)."""
+    fig = _figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    cost = np.logspace(-7, -2, 60)
+    for name, line in lines.items():
+        if np.isfinite(line.slope):
+            ax.plot(cost, line.intercept + line.slope * cost, label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("|M|² cost per call [s]")
+    ax.set_ylabel("time per unweighted event [s]")
+    ax.set_title(f"{title}: training amortised over {n_events:.0e} events")
+    if lines:
         ax.legend()
     return _save(fig, path)
 

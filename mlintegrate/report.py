@@ -20,11 +20,12 @@ import numpy as np
 
 from . import backends as _backends
 from .backends.base import Backend
+from .breakeven import DEFAULT_EVENTS, CostLine, break_even_cost, cost_line_of
 from .events import EventSample
 from .integrand import PhysicsIntegrand
 from .integrator import Integrator
 from .phasespace.kinematics import mass2
-from .plots import plot_kinematics, plot_learning_curves, plot_weights
+from .plots import plot_cost_lines, plot_kinematics, plot_learning_curves, plot_weights
 from .reference import vegas_plus
 from .result import Result
 
@@ -147,12 +148,26 @@ def _ratio(value: float | None, ref: float | None) -> float | None:
     return value / ref
 
 
-def table_rows(results: Sequence[Result]) -> list[dict[str, Any]]:
+def cost_lines(results: Sequence[Result], n_events: int = DEFAULT_EVENTS) -> dict[str, CostLine]:
+    """backend → its time-per-event line T(c) (:mod:`mlintegrate.breakeven`); i.i.d. rows only."""
+    lines = {r.backend: cost_line_of(r, n_events) for r in results}
+    return {name: line for name, line in lines.items() if line is not None}
+
+
+def table_rows(results: Sequence[Result], n_events: int = DEFAULT_EVENTS) -> list[dict[str, Any]]:
     """One flat dict per result with the table's columns (ratios to the vegas row)."""
     ref = next((r for r in results if r.backend == REFERENCE_BACKEND), None)
+    lines = cost_lines(results, n_events)
+    ref_line = lines.get(REFERENCE_BACKEND)
     rows = []
     for r in results:
         e = r.efficiency
+        line = lines.get(r.backend)
+        break_even = (
+            break_even_cost(line, ref_line)
+            if line is not None and ref_line is not None and r.backend != REFERENCE_BACKEND
+            else None
+        )
         row = {
             "backend": r.backend,
             "integral": r.mean,
@@ -175,6 +190,7 @@ def table_rows(results: Sequence[Result]) -> list[dict[str, Any]]:
             "us_per_event": (
                 r.time_per_unweighted_event * 1e6 if r.time_per_unweighted_event else None
             ),
+            "break_even_us": None if break_even is None else break_even * 1e6,
         }
         rows.append(row)
     return rows
@@ -202,7 +218,16 @@ _COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ("train s", _fmt("time_train_s", "{:.2f}")),
     ("eval s", _fmt("time_eval_s", "{:.2f}")),
     ("µs/event", _fmt("us_per_event", "{:.3g}")),
+    ("break-even µs/call", lambda r: _break_even_cell(r["break_even_us"])),
 ]
+
+
+def _break_even_cell(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if math.isinf(value):
+        return "never"
+    return "any" if value == 0 else f"{value:.3g}"
 
 
 def table_cells(results: Sequence[Result]) -> tuple[list[str], list[list[str]]]:
@@ -225,6 +250,9 @@ def markdown_table(results: Sequence[Result]) -> str:
         "(replicas of n/10 points); *reduced* = w_max whose overweights carry 1e-3 of σ. "
         "ε/VEGAS uses median-max. rsd = std(w)/⟨w⟩; ESS frac = (Σw)²/(nΣw²). "
         "µs/event = evaluation time per unweighted event (reduced w_max). "
+        "break-even = |M|² cost per call above which the row makes unweighted events faster "
+        f"than VEGAS, training included and amortised over {DEFAULT_EVENTS:.0e} events "
+        "(any: at every cost; never: at none). "
         "vegas+ is stratified (not i.i.d.): no efficiencies.",
     ]
     return "\n".join(lines) + "\n"
@@ -233,6 +261,16 @@ def markdown_table(results: Sequence[Result]) -> str:
 def _record(result: Result, comparison: Comparison) -> dict[str, Any]:
     record = result.to_dict()
     record["config"] = comparison.specs.get(result.backend)
+    line = cost_lines([result]).get(result.backend)
+    record["cost_line"] = (
+        {"intercept_s": line.intercept, "slope": line.slope, "n_events": DEFAULT_EVENTS}
+        if line is not None and math.isfinite(line.slope)
+        else None
+    )
+    row = next(r for r in table_rows(comparison.results) if r["backend"] == result.backend)
+    value = row["break_even_us"]
+    record["break_even_cost_s"] = None if value is None or math.isinf(value) else value * 1e-6
+    record["pays_off"] = None if value is None else not math.isinf(value)
     record["learning_curve"] = [
         {"calls": c, "rsd": r} for c, r in comparison.learning_curves.get(result.backend, [])
     ]
@@ -263,6 +301,11 @@ def write_report(comparison: Comparison, out: str | Path) -> dict[str, Path]:
     first = results[0]
     title = f"{first.name} (d={first.dim})"
     paths["weights plot"] = plot_weights(results, out / "weights.png")
+    lines = cost_lines(results)
+    if lines:
+        paths["cost plot"] = plot_cost_lines(
+            lines, DEFAULT_EVENTS, title, out / "time_per_event.png"
+        )
     paths["learning curves"] = plot_learning_curves(
         comparison.learning_curves, title, out / "learning_curves.png"
     )

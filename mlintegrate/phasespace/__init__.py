@@ -1,6 +1,6 @@
 """Phase-space generators and kinematics: numba kernels with numpy reference twins.
 
-Conventions (see DESIGN.md, "Numerical conventions"): momenta are float64 arrays
+Conventions: momenta are float64 arrays
 (n_events, n_particles, 4) with components (E, px, py, pz); the measure is
 dPhi_n = (2 pi)^4 delta^4(P - sum p) prod d^3p_i / ((2 pi)^3 2 E_i); random inputs ``u`` of shape
 (n_events, dim) in [0, 1] are owned by the caller, every generator is a deterministic map
