@@ -21,6 +21,7 @@ CONFIGURATIONS: dict[str, Callable[[int], mli.backends.Backend]] = {
     **{name: (lambda d, name=name: mli.backends.get(name, dim=d)) for name in mli.backends.names()},
     "flow-defensive0": lambda d: Flow(d, defensive=0.0, **QUICK),
     "flow-premap": lambda d: Flow(d, premap="vegas", premap_batches=2, **QUICK),
+    "flow-vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True, **QUICK),
     "mixture-vegas-flow": lambda d: Mixture(
         [Vegas(d), Flow(d, defensive=0.0, **QUICK)], [0.3, 0.7]
     ),

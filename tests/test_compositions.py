@@ -202,3 +202,39 @@ def test_two_channel_proposal_saves_and_loads(two_channel, tmp_path):
     loaded = mli.Integrator.load(path)
     x = np.random.default_rng(14).random((1000, 2))
     np.testing.assert_array_equal(loaded.backend.density(x), two_channel.backend.density(x))
+
+
+# ------------------------------------------------------------------------------ learned weights
+def test_multichannel_weights_find_the_variance_minimum():
+    """Two fixed channels, each exact on one half of a two-peak integrand: the variance of
+    f/q_α is smallest at α = the share of the integral in each peak (here 0.3 / 0.7)."""
+    from mlintegrate.backends.mixture import multichannel_weights
+
+    left = Mapped(Uniform(1), BreitWignerMap(1, 0, 1.0, 0.05, 0.0, 2.0))  # peak at x = 0.5
+
+    def f(u):
+        return 0.3 * left.density(u) + 0.7 * np.ones(u.shape[0])
+
+    comps = [left, Uniform(1)]
+    u = np.random.default_rng(7).random((200_000, 1))
+    q_s = np.ones(u.shape[0])
+    densities = np.stack([c.density(u) for c in comps])
+    alpha = multichannel_weights(np.array([0.5, 0.5]), densities, q_s, f(u), steps=200)
+    np.testing.assert_allclose(alpha, [0.3, 0.7], atol=0.01)
+    floored = multichannel_weights(np.array([0.5, 0.5]), densities, q_s, f(u), floor=0.4)
+    assert floored.min() >= 0.4 - 1e-12 and abs(floored.sum() - 1) < 1e-12
+
+
+def test_flow_with_a_vegas_safe_component_learns_its_weights_and_resumes(tmp_path):
+    f = mli.functions.get("camel", dim=2)
+    b = Flow(2, safe="vegas", learn_weights=True, **QUICK)
+    integ = mli.Integrator(b, rng=3, progress=False)
+    integ.train(f, calls=8_000, batch_size=2_000)
+    weights = b.proposal.weights
+    assert abs(weights.sum() - 1) < 1e-12 and not np.allclose(weights, [0.95, 0.05])
+    path = tmp_path / "safe.npz"
+    integ.save(path)
+    loaded = mli.Integrator.load(path).backend
+    np.testing.assert_array_equal(loaded.proposal.weights, weights)
+    x = np.random.default_rng(5).random((500, 2))
+    np.testing.assert_array_equal(loaded.density(x), b.density(x))

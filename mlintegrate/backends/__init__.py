@@ -98,7 +98,12 @@ def build(spec: dict[str, Any]) -> Backend:
         raise ConfigError(f"a backend spec is {{'backend': name, 'config': {{...}}}}, got {spec!r}")
     name, config = spec.get("backend"), dict(spec["config"])
     if name == "mixture":
-        return Mixture([build(c) for c in config["components"]], config["weights"])
+        return Mixture(
+            [build(c) for c in config["components"]],
+            config["weights"],
+            config.get("learn_weights", False),
+            config.get("floor", 0.0),
+        )
     if name == "mapped":
         return Mapped(
             build(config["inner"]),

@@ -33,10 +33,13 @@ from .mixture import Mixture
 from .nn.coupling import CouplingFlow
 from .nn.trainer import TrainingConfig
 from .uniform import Uniform
+from .vegas import Vegas
 
 __all__ = ["CouplingConfig", "Flow", "FlowConfig"]
 
 PREMAPS = (None, "vegas")
+SAFE_COMPONENTS = ("uniform", "vegas")
+WEIGHT_FLOOR = 0.01  # with learned weights, each component keeps at least this share
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,10 @@ class CouplingConfig(Config):
 class FlowConfig(Config):
     """Settings of :class:`Flow`.
 
-    ``defensive``: weight λ of the uniform component, in [0, 1). ``premap``: None or "vegas";
+    ``defensive``: weight λ of the safe component, in [0, 1); ``safe``: that component,
+    "uniform" or "vegas" (a VEGAS map trained on the same points: q > 0 everywhere, and a
+    proposal at least as good as VEGAS is in reach); ``learn_weights``: adapt the two weights
+    by the multi-channel rule (:mod:`.mixture`; each keeps ≥ 1 %). ``premap``: None or "vegas";
     ``premap_batches``: batches that adapt the VEGAS map first. ``device``: torch device of
     the network. ``threads``: torch intra-op threads on the CPU during each call (None:
     torch's setting); the default 1 is measured: these tensors are small, and on a shared
@@ -73,6 +79,8 @@ class FlowConfig(Config):
     model: CouplingConfig = field(default_factory=CouplingConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     defensive: float = 0.05
+    safe: str = "uniform"
+    learn_weights: bool = False
     premap: str | None = None
     premap_batches: int = 5
     device: str = "cpu"
@@ -81,6 +89,8 @@ class FlowConfig(Config):
 
     def __post_init__(self) -> None:
         number_in("defensive", self.defensive, 0.0, 1.0, "e.g. defensive=0.05", open_high=True)
+        choice("safe", self.safe, SAFE_COMPONENTS)
+        choice("learn_weights", self.learn_weights, (False, True))
         choice("premap", self.premap, PREMAPS)
         int_at_least("premap_batches", self.premap_batches, 0, "e.g. 5")
         if self.threads is not None:
@@ -116,8 +126,14 @@ class Flow(Backend):
             else None
         )
         core: Backend = self.premap or self.learned
+        self.safe = Vegas(self.dim) if s.safe == "vegas" else Uniform(self.dim)
         self.proposal = (
-            Mixture([core, Uniform(self.dim)], [1.0 - s.defensive, s.defensive])
+            Mixture(
+                [core, self.safe],
+                [1.0 - s.defensive, s.defensive],
+                learn_weights=s.learn_weights,
+                floor=WEIGHT_FLOOR if s.learn_weights else 0.0,
+            )
             if s.defensive > 0
             else core
         )
@@ -156,6 +172,9 @@ class Flow(Backend):
         if self.premap is not None:
             state.update(prefixed("premap.", self.premap.bijection.state_dict()))
             state["premap.batches"] = np.array(self.premap.batches, dtype=np.int64)
+        state.update(prefixed("safe.", self.safe.state_dict()))
+        if isinstance(self.proposal, Mixture):
+            state["mixture.weights"] = self.proposal.weights.copy()
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -164,3 +183,6 @@ class Flow(Backend):
             premap = unprefixed("premap.", state)
             self.premap.bijection.load_state_dict(premap)
             self.premap.batches = int(premap.get("batches", 0))
+        self.safe.load_state_dict(unprefixed("safe.", state))
+        if isinstance(self.proposal, Mixture) and "mixture.weights" in state:
+            self.proposal.load_weights(state["mixture.weights"])

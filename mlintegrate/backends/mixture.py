@@ -10,6 +10,13 @@ relative error ≤ K ulp), which is what a log-sum-exp would give without the ex
 The defensive proposal is ``Mixture([learned, Uniform(d)], [1 − λ, λ])``: q ≥ λ wherever f ≠ 0.
 A multi-channel proposal is ``Mixture([Mapped(model_k, T_k), ...], α)``. ``adapt`` passes every
 point to every component with the mixture's q: importance weights f/q stay valid for each.
+
+With ``learn_weights`` the channel weights α are adapted too (multi-channel weight
+optimisation, Kleiss & Pittau, hep-ph/9405257): the variance of f/q_α is convex in α and
+minimal where every W_k(α) = ∫ q_k f²/q_α² is equal; from the batch (points drawn with q_s),
+W_k ≈ mean(q_k(u) f² / (q_α(u)² q_s(u))), and each step sets α_k ∝ α_k √W_k, with every
+weight kept ≥ ``floor`` (so a component that is the safe one stays in). The weights are fixed
+between batches, so every estimate stays unbiased.
 """
 
 from __future__ import annotations
@@ -20,10 +27,37 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MLIntegrateError
+from ..errors import CheckpointError, MLIntegrateError
+from ..validate import number_in
 from .base import Backend, prefixed, unprefixed
 
-__all__ = ["Mixture"]
+__all__ = ["Mixture", "multichannel_weights"]
+
+
+def multichannel_weights(
+    alpha: np.ndarray,
+    densities: np.ndarray,
+    q_sample: np.ndarray,
+    f: np.ndarray,
+    floor: float = 0.0,
+    steps: int = 3,
+) -> np.ndarray:
+    """Kleiss–Pittau steps α_k ∝ α_k √W_k (module docstring).
+
+    ``alpha`` (K,), ``densities`` q_k(u) (K, n), ``q_sample`` (n,), ``f`` (n,); returns the new
+    α (K,), each ≥ ``floor``, summing to 1.
+    """
+    w2 = np.square(f) / q_sample
+    alpha = np.asarray(alpha, dtype=np.float64)
+    for _ in range(steps):
+        q_alpha = alpha @ densities
+        ok = q_alpha > 0
+        moments = (densities[:, ok] * (w2[ok] / np.square(q_alpha[ok]))).mean(axis=1)
+        if not np.all(np.isfinite(moments)) or not np.any(moments > 0):
+            break
+        alpha = alpha * np.sqrt(moments)
+        alpha = floor + (1.0 - floor * alpha.size) * alpha / alpha.sum()
+    return alpha
 
 
 class Mixture(Backend):
@@ -31,7 +65,13 @@ class Mixture(Backend):
 
     name = "mixture"
 
-    def __init__(self, components: Sequence[Backend], weights: Sequence[float] | None = None):
+    def __init__(
+        self,
+        components: Sequence[Backend],
+        weights: Sequence[float] | None = None,
+        learn_weights: bool = False,
+        floor: float = 0.0,
+    ):
         components = list(components)
         if not components or not all(isinstance(c, Backend) for c in components):
             raise MLIntegrateError("components must be a non-empty list of backends")
@@ -50,7 +90,15 @@ class Mixture(Backend):
         if not math.isclose(float(w.sum()), 1.0, rel_tol=1e-9):
             raise MLIntegrateError(f"weights must sum to 1, got {list(weights)!r} (sum {w.sum()})")
         self.components = components
-        self.weights = w / w.sum()
+        self.learn_weights = bool(learn_weights)
+        self.floor = number_in(
+            "floor", floor, 0.0, 1.0 / len(components), "the smallest weight a component keeps"
+        )
+        self.initial_weights = w / w.sum()
+        self._set_weights(self.initial_weights)
+
+    def _set_weights(self, weights: np.ndarray) -> None:
+        self.weights = np.asarray(weights, dtype=np.float64)
         self._edges = np.cumsum(self.weights)[:-1]
 
     def _sample(self, n: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -77,6 +125,9 @@ class Mixture(Backend):
     def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
         for comp in self.components:
             comp._adapt(u, q, f)
+        if self.learn_weights and np.any(f != 0):
+            densities = np.stack([comp._density(u) for comp in self.components])
+            self._set_weights(multichannel_weights(self.weights, densities, q, f, self.floor))
 
     def default_batch_size(self, calls: int) -> int:
         return min(c.default_batch_size(calls) for c in self.components)
@@ -85,15 +136,28 @@ class Mixture(Backend):
         return {
             "dim": self.dim,
             "components": [c.spec() for c in self.components],
-            "weights": self.weights.tolist(),
+            "weights": self.initial_weights.tolist(),
+            "learn_weights": self.learn_weights,
+            "floor": self.floor,
         }
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        state: dict[str, np.ndarray] = {}
+        state: dict[str, np.ndarray] = {"weights": self.weights.copy()}
         for k, comp in enumerate(self.components):
             state.update(prefixed(f"{k}.", comp.state_dict()))
         return state
 
+    def load_weights(self, weights: np.ndarray) -> None:
+        """Restore learned weights (checked: K positive numbers summing to 1)."""
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != self.weights.shape or not (np.all(w > 0) and abs(w.sum() - 1) < 1e-9):
+            raise CheckpointError(
+                f"mixture weights {w.tolist()} do not fit {len(self.components)} components"
+            )
+        self._set_weights(w)
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        if "weights" in state:
+            self.load_weights(state["weights"])
         for k, comp in enumerate(self.components):
             comp.load_state_dict(unprefixed(f"{k}.", state))

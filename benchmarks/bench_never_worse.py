@@ -1,0 +1,136 @@
+"""Never worse than VEGAS? The flow with a VEGAS pre-map, a VEGAS safe component, or both.
+
+Issue 14 §1: a learned proposal that starts from, or mixes with, a trained VEGAS map should
+reach at least VEGAS's ε and rsd on every case at the same calls; top_decay (where the plain
+flow loses) is the test. Each case runs, in one process with the same seed, training budget and
+evaluation calls (``mlintegrate.report.compare``):
+
+- ``vegas``: the VEGAS map sampled i.i.d.;
+- ``flow``: the default flow (uniform safe component, λ = 0.05);
+- ``flow+premap``: the flow on the y-space of a VEGAS map (5 VEGAS batches first);
+- ``flow+vegas-safe``: Mixture([flow, VEGAS]) with multi-channel weights learned each batch;
+- ``flow+both``: both.
+
+Writes ``benchmarks/results/never_worse.{json,md}`` (rewritten after every case), with PASS/FAIL
+per case: ε_median-max and rsd at least as good as VEGAS's.
+
+    python benchmarks/bench_never_worse.py                       # top_decay, ee_qqg, camel:4
+    python benchmarks/bench_never_worse.py --cases top_decay --train-calls 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from bench_core import RESULTS, _jsonable, case_table, machine_info, ratios_to_vegas, record
+from bench_flow import load_case
+
+from mlintegrate.backends import Flow, Vegas
+from mlintegrate.report import compare, table_rows
+
+VARIANTS = {
+    "vegas": lambda d: Vegas(d),
+    "flow": lambda d: Flow(d),
+    "flow+premap": lambda d: Flow(d, premap="vegas"),
+    "flow+vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True),
+    "flow+both": lambda d: Flow(d, premap="vegas", safe="vegas", learn_weights=True),
+}
+
+
+def run_case(spec: str, calls_train: int, calls: int, seed: int, variants: list[str]):
+    f = load_case(spec)
+    backends = {name: VARIANTS[name](f.dim) for name in variants}
+    comparison = compare(
+        f, f.dim, backends, calls_train, calls, seed=seed, reference=False, progress=False
+    )
+    rows = table_rows(comparison.results)
+    vegas = next(r for r in rows if r["backend"] == "vegas")
+    verdicts = {}
+    for r in rows:
+        if r["backend"] == "vegas":
+            continue
+        eff_ok = r["eff_median_max"] >= vegas["eff_median_max"]
+        rsd_ok = r["rsd"] <= vegas["rsd"]
+        verdicts[r["backend"]] = "PASS" if eff_ok and rsd_ok else "FAIL"
+    weights = {
+        name: b.proposal.weights.tolist()
+        for name, b in backends.items()
+        if isinstance(b, Flow) and b.settings.learn_weights
+    }
+    return {
+        "case": spec,
+        "name": f.name,
+        "dim": f.dim,
+        "unit": getattr(f, "unit", ""),
+        "exact": getattr(f, "exact", None),
+        "calls_train": calls_train,
+        "calls_eval": calls,
+        "records": [record(r) for r in comparison.results],
+        "rows": rows,
+        "ratios": ratios_to_vegas(rows),
+        "never_worse": verdicts,
+        "learned_weights": weights,
+    }
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    lines = [
+        "# Never worse than VEGAS: flow + VEGAS pre-map / safe component",
+        "",
+        f"Made by `{doc['machine']['command']}`. Machine: {doc['machine']['platform']}, "
+        f"{doc['machine']['cpus_usable']} usable CPUs, shared and noisy: compare within a "
+        "table. Seed, budgets and evaluation calls are the same for every row of a table.",
+        "",
+    ]
+    for case in doc["cases"]:
+        lines.append(f"### {case['case']}, {case['calls_train']:,} training calls")
+        lines.append("")
+        lines += case_table(case)
+        lines.append("")
+        verdicts = ", ".join(f"{k}: {v}" for k, v in case["never_worse"].items())
+        lines.append(f"ε_median-max and rsd ≥ VEGAS's: {verdicts}.")
+        if case["learned_weights"]:
+            w = "; ".join(f"{k} [flow, vegas] = {v}" for k, v in case["learned_weights"].items())
+            lines.append(f"Learned weights at the end: {w}.")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="top_decay,ee_qqg,camel:4")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--train-calls", type=float, default=1e6)
+    parser.add_argument("--calls", type=float, default=2e5)
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    bad = [v for v in variants if v not in VARIANTS]
+    if bad or "vegas" not in variants:
+        parser.error(f"--variants: need vegas and names from {', '.join(VARIANTS)}; got {bad}")
+    torch.set_num_threads(1)
+    doc: dict[str, Any] = {
+        "benchmark": "never_worse",
+        "machine": machine_info(argv, "bench_never_worse.py"),
+        "cases": [],
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    for spec in [c.strip() for c in args.cases.split(",") if c.strip()]:
+        case = run_case(spec, int(args.train_calls), int(args.calls), args.seed, variants)
+        doc["cases"].append(case)
+        (args.out / "never_worse.json").write_text(json.dumps(_jsonable(doc), indent=2) + "\n")
+        (args.out / "never_worse.md").write_text(markdown(doc))
+        print(markdown({**doc, "cases": [case]}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
