@@ -145,3 +145,13 @@ def test_the_example_integrates_both_interfaces(lib, capsys):
     for result in results.values():
         assert abs(result.mean - exact) < 5 * result.sdev and result.sdev / exact < 1e-3
     assert "layout=umami" in capsys.readouterr().out
+
+
+def test_batch_innermost_is_the_transpose_at_every_block_edge():
+    from mlintegrate.processes.compiled import batch_innermost
+
+    p = np.random.default_rng(3).random((10, 5, 4))
+    for block in (1, 3, 10, 64):
+        out = batch_innermost(p, block=block)
+        assert out.flags.c_contiguous and out.shape == (4, 5, 10)
+        np.testing.assert_array_equal(out, p.transpose(2, 1, 0))
