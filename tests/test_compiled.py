@@ -155,3 +155,21 @@ def test_batch_innermost_is_the_transpose_at_every_block_edge():
         out = batch_innermost(p, block=block)
         assert out.flags.c_contiguous and out.shape == (4, 5, 10)
         np.testing.assert_array_equal(out, p.transpose(2, 1, 0))
+
+
+GPU_UMAMI = """
+int umami_get_meta(int key, void *result) { *(int *)result = key == 0 ? 1 : 4; return 0; }
+int umami_initialize(void **h, const char *card) { (void)card; *h = (void *)1; return 0; }
+int umami_matrix_element(void) { return 1; }
+int umami_free(void *h) { (void)h; return 0; }
+"""
+
+
+def test_a_gpu_umami_library_is_refused_before_any_call(lib, tmp_path):
+    source = tmp_path / "gpu.c"
+    source.write_text(GPU_UMAMI)
+    out = tmp_path / "libgpu.so"
+    cc = shutil.which("cc") or shutil.which("gcc")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(out), str(source)], check=True)
+    with pytest.raises(ConfigError, match="evaluates on CUDA .* build the library for the CPU"):
+        mli.processes.from_library(out, layout="umami", **MASSLESS)

@@ -67,7 +67,7 @@ UMAMI_STATUS = (
 # UmamiInputKey / UmamiOutputKey / UmamiMetaKey values used here
 _IN_MOMENTA, _IN_ALPHA_S, _IN_FLAVOR_INDEX = 0, 1, 2
 _OUT_MATRIX_ELEMENT = 0
-_META_PARTICLE_COUNT = 1
+_META_DEVICE, _META_PARTICLE_COUNT = 0, 1
 
 
 def _status_name(status: int) -> str:
@@ -183,6 +183,13 @@ class CompiledMatrixElement:
         if meta is not None:
             meta.argtypes = [ctypes.c_int, ctypes.c_void_p]
             meta.restype = ctypes.c_int
+            device = ctypes.c_int(0)
+            if meta(_META_DEVICE, ctypes.byref(device)) == 0 and device.value != 0:
+                kind = {1: "CUDA", 2: "HIP"}.get(device.value, f"device {device.value}")
+                raise ConfigError(
+                    f"{path!r} evaluates on {kind} (UMAMI_META_DEVICE) but mlintegrate passes "
+                    "host memory; build the library for the CPU (UMAMI_DEVICE_CPU)"
+                )
             count = ctypes.c_int(-1)
             if meta(_META_PARTICLE_COUNT, ctypes.byref(count)) == 0 and count.value > 0:
                 if count.value != self.n_particles:
