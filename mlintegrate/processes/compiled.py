@@ -21,6 +21,9 @@ Two C interfaces are understood (``layout=``):
     (``threading.local``), created on its first call and freed by :meth:`close` or when the
     object is garbage-collected.
 
+``ctypes`` releases the GIL during each call, so Python threads may run the library at once:
+plain batch functions must then be reentrant (no writable global state).
+
 The momentum layout is converted once per batch with numpy (:func:`batch_innermost`, one
 blocked transposing copy), never per event in Python. The library is reopened by path after
 pickling, so the object can be sent to process-pool workers. Errors (missing library or
