@@ -10,15 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import ee, functions, jets, top
+from . import compiled, ee, functions, jets, top
+from .compiled import CompiledMatrixElement, from_library
 from .process import GEV2_TO_PB, Process
 
 __all__ = [
     "GEV2_TO_PB",
+    "CompiledMatrixElement",
     "Process",
+    "compiled",
     "describe",
     "factories",
     "ee",
+    "from_library",
     "functions",
     "get",
     "jets",

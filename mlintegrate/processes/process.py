@@ -133,6 +133,14 @@ class Process:
         self._factor = self.flux * self.symmetry_factor * (1.0 if self.is_decay else GEV2_TO_PB)
         self._incoming_momenta = self._beams()
 
+    @classmethod
+    def from_library(cls, path: str, *args: Any, **kwargs: Any) -> Process:
+        """A process whose |M|² is a compiled function in a shared library, called once per
+        batch: see :func:`mlintegrate.processes.compiled.from_library` for the arguments."""
+        from .compiled import from_library
+
+        return from_library(path, *args, **kwargs)
+
     # ----------------------------------------------------------------- construction
     def _build_map(
         self, phase_space: str | PhaseSpaceMap, dim: int | None
