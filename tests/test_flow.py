@@ -288,3 +288,11 @@ def test_flow_on_ee_qqg_is_unbiased_with_a_bounded_error():
     flat = uniform.integrate(f, calls=50_000)
     assert abs(flow.mean - f.exact) < 4 * flow.sdev
     assert flow.sdev / f.exact < 0.01 and flow.rsd < flat.rsd / 2
+
+
+def test_auto_device_falls_back_to_the_cpu_without_a_gpu():
+    b = Flow(2, device="auto", **QUICK)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert b.learned.device.type == expected and b.config()["device"] == "auto"
+    u, q = b.sample(100, rng=0)
+    np.testing.assert_allclose(b.density(u), q, rtol=1e-10)

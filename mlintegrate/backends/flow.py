@@ -69,7 +69,8 @@ class FlowConfig(Config):
     proposal at least as good as VEGAS is in reach); ``learn_weights``: adapt the two weights
     by the multi-channel rule (:mod:`.mixture`; each keeps ≥ 1 %). ``premap``: None or "vegas";
     ``premap_batches``: batches that adapt the VEGAS map first. ``device``: torch device of
-    the network. ``threads``: torch intra-op threads on the CPU during each call (None:
+    the network ("cpu", "cuda", or "auto": the GPU where there is one, else the CPU).
+    ``threads``: torch intra-op threads on the CPU during each call (None:
     torch's setting); the default 1 is measured: these tensors are small, and on a shared
     2-core machine two threads made a training step 4× slower (a ReLU on 1024×64 numbers:
     8 ms with 2 threads against 30 µs with 1). ``seed``: initial weights and minibatches

@@ -34,7 +34,13 @@ _CHUNK = 8192  # points per no-grad pass (bounds the memory of the (n, d, 2, bin
 
 
 def torch_device(name: str) -> torch.device:
-    """``name`` as a torch device, or a ConfigError naming it and the fix."""
+    """``name`` as a torch device, or a ConfigError naming it and the fix.
+
+    "auto" is the GPU where torch sees one and the CPU otherwise (the portable choice for a
+    saved proposal); "cuda" asks for the GPU and says so when there is none.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as exc:
@@ -42,7 +48,10 @@ def torch_device(name: str) -> torch.device:
             f"device must be a torch device name like 'cpu' or 'cuda', got {name!r}"
         ) from exc
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name!r} but torch sees no CUDA GPU; use device='cpu'")
+        raise ConfigError(
+            f"device={name!r} but torch sees no CUDA GPU; use device='cpu', or device='auto' "
+            "to take the GPU where there is one"
+        )
     return device
 
 
