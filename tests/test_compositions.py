@@ -221,6 +221,9 @@ def test_multichannel_weights_find_the_variance_minimum():
     densities = np.stack([c.density(u) for c in comps])
     alpha = multichannel_weights(np.array([0.5, 0.5]), densities, q_s, f(u), steps=200)
     np.testing.assert_allclose(alpha, [0.3, 0.7], atol=0.01)
+    # f/q_α is constant there, so every moment p has the same minimum
+    high = multichannel_weights(np.array([0.5, 0.5]), densities, q_s, f(u), steps=200, moment=8)
+    np.testing.assert_allclose(high, [0.3, 0.7], atol=0.01)
     floored = multichannel_weights(np.array([0.5, 0.5]), densities, q_s, f(u), floor=0.4)
     assert floored.min() >= 0.4 - 1e-12 and abs(floored.sum() - 1) < 1e-12
 

@@ -296,3 +296,13 @@ def test_auto_device_falls_back_to_the_cpu_without_a_gpu():
     assert b.learned.device.type == expected and b.config()["device"] == "auto"
     u, q = b.sample(100, rng=0)
     np.testing.assert_allclose(b.density(u), q, rtol=1e-10)
+
+
+def test_reuse_scales_the_steps_with_the_new_points():
+    from mlintegrate.backends.nn.trainer import TrainingConfig
+
+    cfg = TrainingConfig(steps_per_batch=20, minibatch=1000, reuse=2.0)
+    assert cfg.steps_for(2000) == 4 and cfg.steps_for(50_000) == 20
+    assert TrainingConfig(steps_per_batch=20).steps_for(10) == 20
+    with pytest.raises(mli.ConfigError, match="reuse"):
+        TrainingConfig(reuse=0.0)

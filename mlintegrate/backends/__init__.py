@@ -103,6 +103,7 @@ def build(spec: dict[str, Any]) -> Backend:
             config["weights"],
             config.get("learn_weights", False),
             config.get("floor", 0.0),
+            config.get("moment", 2.0),
         )
     if name == "mapped":
         return Mapped(

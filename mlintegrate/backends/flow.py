@@ -67,10 +67,11 @@ class FlowConfig(Config):
     ``defensive``: weight λ of the safe component, in [0, 1); ``safe``: that component,
     "uniform" or "vegas" (a VEGAS map trained on the same points: q > 0 everywhere, and a
     proposal at least as good as VEGAS is in reach); ``learn_weights``: adapt the two weights
-    by the multi-channel rule (:mod:`.mixture`; each keeps ≥ 1 %). ``premap``: None or "vegas";
-    ``premap_batches``: batches that adapt the VEGAS map first. ``device``: torch device of
-    the network ("cpu", "cuda", or "auto": the GPU where there is one, else the CPU).
-    ``threads``: torch intra-op threads on the CPU during each call (None:
+    by the multi-channel rule (:mod:`.mixture`; each keeps ≥ 1 %) minimising E[w^p] with
+    p = ``weight_moment`` (2: the variance; larger p: the largest weights).
+    ``premap``: None or "vegas"; ``premap_batches``: batches that adapt the VEGAS map first.
+    ``device``: torch device of the network ("cpu", "cuda", or "auto": the GPU where there is
+    one, else the CPU). ``threads``: torch intra-op threads on the CPU during each call (None:
     torch's setting); the default 1 is measured: these tensors are small, and on a shared
     2-core machine two threads made a training step 4× slower (a ReLU on 1024×64 numbers:
     8 ms with 2 threads against 30 µs with 1). ``seed``: initial weights and minibatches
@@ -82,6 +83,7 @@ class FlowConfig(Config):
     defensive: float = 0.05
     safe: str = "uniform"
     learn_weights: bool = False
+    weight_moment: float = 2.0
     premap: str | None = None
     premap_batches: int = 5
     device: str = "cpu"
@@ -92,6 +94,7 @@ class FlowConfig(Config):
         number_in("defensive", self.defensive, 0.0, 1.0, "e.g. defensive=0.05", open_high=True)
         choice("safe", self.safe, SAFE_COMPONENTS)
         choice("learn_weights", self.learn_weights, (False, True))
+        number_in("weight_moment", self.weight_moment, 1.0, 64.0, "2: least variance")
         choice("premap", self.premap, PREMAPS)
         int_at_least("premap_batches", self.premap_batches, 0, "e.g. 5")
         if self.threads is not None:
@@ -134,6 +137,7 @@ class Flow(Backend):
                 [1.0 - s.defensive, s.defensive],
                 learn_weights=s.learn_weights,
                 floor=WEIGHT_FLOOR if s.learn_weights else 0.0,
+                moment=s.weight_moment,
             )
             if s.defensive > 0
             else core

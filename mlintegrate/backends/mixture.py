@@ -41,21 +41,28 @@ def multichannel_weights(
     f: np.ndarray,
     floor: float = 0.0,
     steps: int = 3,
+    moment: float = 2.0,
 ) -> np.ndarray:
-    """Kleiss–Pittau steps α_k ∝ α_k √W_k (module docstring).
+    """Kleiss–Pittau steps α_k ∝ α_k W_k^(1/p) (module docstring), p = ``moment``.
 
+    p = 2 minimises the variance of the weights; a larger p minimises E[w^p]^(1/p), which
+    tends to the largest weight (what the unweighting efficiency divides by) as p grows:
+    its stationarity condition is the same with W_k = ∫ q_k f^p / q_α^p.
     ``alpha`` (K,), ``densities`` q_k(u) (K, n), ``q_sample`` (n,), ``f`` (n,); returns the new
     α (K,), each ≥ ``floor``, summing to 1.
     """
-    w2 = np.square(f) / q_sample
     alpha = np.asarray(alpha, dtype=np.float64)
+    absf = np.abs(f)
     for _ in range(steps):
         q_alpha = alpha @ densities
-        ok = q_alpha > 0
-        moments = (densities[:, ok] * (w2[ok] / np.square(q_alpha[ok]))).mean(axis=1)
+        ok = (q_alpha > 0) & (absf > 0)
+        w = absf[ok] / q_alpha[ok]
+        # E_{q_s}[q_k f^p / (q_α^p q_s)], scaled by max(w)^p against overflow
+        terms = (w / w.max()) ** moment / q_sample[ok]
+        moments = (densities[:, ok] * terms).mean(axis=1)
         if not np.all(np.isfinite(moments)) or not np.any(moments > 0):
             break
-        alpha = alpha * np.sqrt(moments)
+        alpha = alpha * moments ** (1.0 / moment)
         alpha = floor + (1.0 - floor * alpha.size) * alpha / alpha.sum()
     return alpha
 
@@ -71,6 +78,7 @@ class Mixture(Backend):
         weights: Sequence[float] | None = None,
         learn_weights: bool = False,
         floor: float = 0.0,
+        moment: float = 2.0,
     ):
         components = list(components)
         if not components or not all(isinstance(c, Backend) for c in components):
@@ -91,6 +99,7 @@ class Mixture(Backend):
             raise MLIntegrateError(f"weights must sum to 1, got {list(weights)!r} (sum {w.sum()})")
         self.components = components
         self.learn_weights = bool(learn_weights)
+        self.moment = number_in("moment", moment, 1.0, 64.0, "2 minimises the variance")
         self.floor = number_in(
             "floor", floor, 0.0, 1.0 / len(components), "the smallest weight a component keeps"
         )
@@ -127,7 +136,9 @@ class Mixture(Backend):
             comp._adapt(u, q, f)
         if self.learn_weights and np.any(f != 0):
             densities = np.stack([comp._density(u) for comp in self.components])
-            self._set_weights(multichannel_weights(self.weights, densities, q, f, self.floor))
+            self._set_weights(
+                multichannel_weights(self.weights, densities, q, f, self.floor, moment=self.moment)
+            )
 
     def default_batch_size(self, calls: int) -> int:
         return min(c.default_batch_size(calls) for c in self.components)
@@ -139,6 +150,7 @@ class Mixture(Backend):
             "weights": self.initial_weights.tolist(),
             "learn_weights": self.learn_weights,
             "floor": self.floor,
+            "moment": self.moment,
         }
 
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -63,6 +63,7 @@ class TrainingConfig(Config):
     minibatch: int = 1024
     val_fraction: float = 0.2
     val_tolerance: float = 0.1
+    reuse: float | None = None
 
     def __post_init__(self) -> None:
         choice("loss", self.loss, tuple(LOSSES))
@@ -75,6 +76,16 @@ class TrainingConfig(Config):
         int_at_least("minibatch", self.minibatch, 1, "e.g. minibatch=1024")
         number_in("val_fraction", self.val_fraction, 0.0, 1.0, "e.g. 0.2", open_high=True)
         number_in("val_tolerance", self.val_tolerance, 0.0, math.inf, "e.g. 0.1")
+        if self.reuse is not None:
+            number_in("reuse", self.reuse, 0.0, math.inf, "e.g. 2, or None", open_low=True)
+
+    def steps_for(self, n_new: int) -> int:
+        """Adam steps for a batch of ``n_new`` new points: ``steps_per_batch``, or with
+        ``reuse`` = r at most ceil(r · n_new / minibatch) (each new point drawn ≈ r times), so a
+        small budget trains in proportion to its calls."""
+        if self.reuse is None:
+            return self.steps_per_batch
+        return min(self.steps_per_batch, math.ceil(self.reuse * n_new / self.minibatch))
 
 
 class Trainer:
@@ -117,7 +128,7 @@ class Trainer:
         n_val = n_val if _MIN_VALIDATION <= n_val < n else 0
         n_train = n - n_val
         self.buffer.add(u[:n_train], q[:n_train], f[:n_train])
-        self._train(u[n_train:], q[n_train:], f[n_train:])
+        self._train(u[n_train:], q[n_train:], f[n_train:], self.config.steps_for(n))
         self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
         self.batches += 1
 
@@ -125,9 +136,11 @@ class Trainer:
         with torch.no_grad():
             return reweighted_rsd(f, q, self.model.log_prob(u))
 
-    def _train(self, u_val: torch.Tensor, q_val: torch.Tensor, f_val: torch.Tensor) -> None:
+    def _train(
+        self, u_val: torch.Tensor, q_val: torch.Tensor, f_val: torch.Tensor, steps: int
+    ) -> None:
         c = self.config
-        if c.steps_per_batch == 0 or not bool((self.buffer.f != 0).any()):
+        if steps == 0 or not bool((self.buffer.f != 0).any()):
             return
         validate = u_val.shape[0] > 0 and bool((f_val != 0).any())
         if validate:
@@ -139,13 +152,13 @@ class Trainer:
         loss_fn = LOSSES[c.loss]
         gen = np.random.default_rng([self.seed, self.batches])
         size = len(self.buffer)
-        for step in range(c.steps_per_batch):
+        for step in range(steps):
             idx = torch.from_numpy(gen.integers(0, size, min(c.minibatch, size))).to(self.device)
             f_mb = self.buffer.f[idx]
             if not bool((f_mb != 0).any()):
                 continue
             for group in self.optimizer.param_groups:
-                group["lr"] = self.learning_rate(self.batches + step / c.steps_per_batch)
+                group["lr"] = self.learning_rate(self.batches + step / steps)
             self.optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(f_mb, self.buffer.q[idx], self.model.log_prob(self.buffer.u[idx]))
             loss.backward()
