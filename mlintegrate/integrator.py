@@ -27,7 +27,7 @@ from .io.lhe import LHEWriter
 from .io.npz import NPZEventWriter
 from .metrics import weight_metrics
 from .progress import progress_bar
-from .result import Estimate, Result, combine_pooled, combine_weighted, estimate
+from .result import Estimate, Result, combine_pooled, combine_predictable, estimate
 from .rng import RngLike, as_generator
 
 __all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
@@ -203,10 +203,12 @@ class Integrator:
 
         The points are split into ``iterations`` equal batches whose agreement is reported
         as χ²/dof; the estimate itself pools all points (they are i.i.d.). With
-        ``include_training`` the training iterations are averaged in as well, weighted by
-        1/δI² (vegas style), and χ²/dof tests the whole set. Points are evaluated in chunks
-        of ``batch_size`` to bound memory; only the weights (8 bytes a call) are kept, and
-        returned in ``Result.weights`` with ``keep_weights``.
+        ``include_training`` the training iterations are averaged in as well, each weighted
+        by the variance of the iteration *before* it (``result.combine_predictable``: weights
+        fixed before the points they weight are drawn, so the average is not pulled low the
+        way 1/δI² weights from the same points pull it), and χ²/dof tests the whole set.
+        Points are evaluated in chunks of ``batch_size`` to bound memory; only the weights
+        (8 bytes a call) are kept, and returned in ``Result.weights`` with ``keep_weights``.
         """
         self._check_integrand(integrand)
         calls = _positive_int("calls", calls)
@@ -238,7 +240,7 @@ class Integrator:
         combination = "pooled"
         if include_training and self.history.iterations:
             training = [s.estimate for s in self.history.iterations]
-            pooled, chi2, dof, q_value = combine_weighted(training + [pooled])
+            pooled, chi2, dof, q_value = combine_predictable(training, pooled)
             batches = training + batches
             combination = "weighted"
         return Result(
