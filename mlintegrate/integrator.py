@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import backends as _backends
+from . import memory
 from .backends.base import Backend
 from .errors import CheckpointError, ConfigError, IntegrandError
 from .events import EventSample, generate_events
@@ -37,7 +38,7 @@ from .progress import progress_bar
 from .result import Result, combine_pooled, combine_predictable, estimate
 from .rng import RngLike, as_generator
 
-__all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
+__all__ = ["Integrator", "TrainingHistory", "TrainingStatus", "require_weight_memory"]
 
 Integrand = Callable[[np.ndarray], np.ndarray]
 
@@ -46,6 +47,17 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def require_weight_memory(calls: int, name: str = "calls") -> None:
+    """Refuse (ConfigError) an ``integrate`` whose weights would not fit in memory."""
+    memory.require(
+        name,
+        calls,
+        8,
+        "the weights, all kept for the unweighting metrics",
+        "use fewer calls, or integrate several times with different seeds and average",
+    )
 
 
 class Integrator:
@@ -207,14 +219,18 @@ class Integrator:
         fixed before the points they weight are drawn, so the average is not pulled low the
         way 1/δI² weights from the same points pull it), and χ²/dof tests the whole set.
 
-        Points are evaluated in chunks of ``batch_size`` to bound memory; only the weights
-        (8 bytes a call) are kept, and returned in ``Result.weights`` with ``keep_weights``.
+        Points are evaluated in chunks of ``batch_size``; the weights (8 bytes a call) are
+        kept, since the unweighting metrics need all of them, and returned in
+        ``Result.weights`` with ``keep_weights``. ``calls`` whose weights would not fit in
+        half of the available memory are refused up front (a ``ConfigError`` saying how
+        many fit): integrate several times with different seeds and combine instead.
         """
         calls = _positive_int("calls", calls)
         iterations = _positive_int("iterations", iterations)
         batch_size = _positive_int("batch_size", batch_size)
         if iterations > calls:
             raise ConfigError(f"iterations ({iterations}) cannot exceed calls ({calls})")
+        require_weight_memory(calls)
         self._check_integrand(integrand)
         weights = np.empty(calls)
         t_prop = t_f = 0.0

@@ -244,3 +244,16 @@ def test_summary_names_every_definition():
     text = str(integ.integrate(f, calls=20_000, iterations=2))
     for word in ("bootstrap median of max", "reduced", "ESS fraction", "rsd", "chi2/dof", "pull"):
         assert word in text
+
+
+def test_huge_calls_are_refused_up_front_with_the_memory_needed():
+    def never(u):
+        raise AssertionError("the integrand must not be called")
+
+    never.dim = 2
+    integ = mli.Integrator(mli.backends.Vegas(2), rng=0, progress=False)
+    with pytest.raises(mli.ConfigError, match=r"calls=1e\+12 needs 7.28 TiB for the weights") as e:
+        integ.integrate(never, calls=10**12)
+    assert "fit in half of the memory available" in str(e.value)
+    with pytest.raises(mli.ConfigError, match="iterations"):
+        integ.integrate(never, calls=10, iterations=11)
