@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +39,8 @@ def _output_file(
         parser.error(f"{option} {path}: folder {parent} does not exist; create it first")
     if target.is_dir():
         parser.error(f"{option} {path} is a folder; give a file name")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        parser.error(f"{option} {path}: folder {parent} is not writable; choose another")
     if target.exists() and not force:
         parser.error(f"{option} {path} exists; pass --force to overwrite it, or choose another")
 
@@ -53,6 +56,8 @@ def _output_dir(parser: argparse.ArgumentParser, option: str, path: str, force: 
             f"{option} {path}: folder {parent} does not exist; only the last component "
             "is created: create the parent first"
         )
+    if not os.access(target if target.is_dir() else parent, os.W_OK | os.X_OK):
+        parser.error(f"{option} {path}: not writable; choose another folder")
     if target.is_dir() and any(target.iterdir()) and not force:
         parser.error(
             f"{option} {path} exists and is not empty; pass --force to overwrite the "

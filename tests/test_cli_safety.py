@@ -72,6 +72,14 @@ def test_existing_generate_output_needs_force(tmp_path, capsys):
     assert target.read_bytes() == b"old events"
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_folder_is_refused_before_the_run(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    err = _usage_error(capsys, ["integrate", "camel", *NEVER_ENDS, "--json", str(locked / "r")])
+    assert str(locked) in err and "not writable" in err
+
+
 def test_same_file_for_two_outputs(tmp_path, capsys):
     same = str(tmp_path / "x.npz")
     err = _usage_error(capsys, ["integrate", "camel", *NEVER_ENDS, "--json", same, "--save", same])
