@@ -21,7 +21,7 @@ from . import memory, processes
 from .cli_args import DEFAULT_TRAIN_CALLS, build_parser
 from .cli_output import print_table
 from .errors import MLIntegrateError
-from .integrator import Integrator, require_weight_memory
+from .integrator import Integrator
 from .report import compare, write_report
 
 __all__ = ["build_parser", "main"]
@@ -150,7 +150,7 @@ def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     _output_file(parser, "--json", args.json, args.force)
     _output_file(parser, "--save", args.save, args.force)
     _distinct(parser, **{"--json": args.json, "--save": args.save, "--load": args.load})
-    require_weight_memory(args.calls, "--calls")
+    memory.require_weights(args.calls, "--calls")
     integ = _integrator(parser, args, f)
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)

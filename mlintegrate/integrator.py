@@ -38,7 +38,7 @@ from .progress import progress_bar
 from .result import Result, combine_pooled, combine_predictable, estimate
 from .rng import RngLike, as_generator
 
-__all__ = ["Integrator", "TrainingHistory", "TrainingStatus", "require_weight_memory"]
+__all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
 
 Integrand = Callable[[np.ndarray], np.ndarray]
 
@@ -47,17 +47,6 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
-
-
-def require_weight_memory(calls: int, name: str = "calls") -> None:
-    """Refuse (ConfigError) an ``integrate`` whose weights would not fit in memory."""
-    memory.require(
-        name,
-        calls,
-        8,
-        "the weights, all kept for the unweighting metrics",
-        "use fewer calls, or integrate several times with different seeds and average",
-    )
 
 
 class Integrator:
@@ -230,7 +219,7 @@ class Integrator:
         batch_size = _positive_int("batch_size", batch_size)
         if iterations > calls:
             raise ConfigError(f"iterations ({iterations}) cannot exceed calls ({calls})")
-        require_weight_memory(calls)
+        memory.require_weights(calls)
         self._check_integrand(integrand)
         weights = np.empty(calls)
         t_prop = t_f = 0.0

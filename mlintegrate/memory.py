@@ -13,7 +13,7 @@ import os
 
 from .errors import ConfigError
 
-__all__ = ["available_bytes", "format_bytes", "limit_bytes", "require"]
+__all__ = ["available_bytes", "format_bytes", "limit_bytes", "require", "require_weights"]
 
 _FALLBACK = 8 * 2**30  # when the system does not say
 
@@ -60,3 +60,14 @@ def require(name: str, count: int, bytes_each: int, what: str, fix: str) -> None
             f"each); at most {limit // bytes_each:,} fit in half of the memory available now "
             f"({format_bytes(available_bytes())}): {fix}"
         )
+
+
+def require_weights(calls: int, name: str = "calls") -> None:
+    """Refuse (ConfigError) an ``integrate`` whose weights would not fit in memory."""
+    require(
+        name,
+        calls,
+        8,
+        "the weights, all kept for the unweighting metrics",
+        "use fewer calls, or integrate several times with different seeds and average",
+    )
