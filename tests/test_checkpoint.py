@@ -4,6 +4,7 @@ never a KeyError, TypeError or AttributeError."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 import mlintegrate as mli
-from mlintegrate.io.checkpoint import load_checkpoint, save_checkpoint
+from mlintegrate.io.checkpoint import FORMAT, VERSION, load_checkpoint, save_checkpoint
 
 
 @pytest.fixture
@@ -25,6 +26,12 @@ def saved(tmp_path) -> Path:
     return path
 
 
+def _write_raw(path: Path, meta: dict, arrays: dict) -> None:
+    """The checkpoint format written by hand: save_checkpoint itself refuses NaN arrays."""
+    doc = json.dumps({**meta, "format": FORMAT, "version": VERSION}).encode()
+    np.savez(path, **arrays, __meta__=np.frombuffer(doc, dtype=np.uint8))
+
+
 def _rewrite(src: Path, dst: Path, meta_edit=None, array_edit=None) -> Path:
     """Copy a checkpoint, changing its metadata and arrays (a valid file, bad content)."""
     meta, arrays = load_checkpoint(src)
@@ -32,7 +39,7 @@ def _rewrite(src: Path, dst: Path, meta_edit=None, array_edit=None) -> Path:
         meta_edit(meta)
     if array_edit is not None:
         array_edit(arrays)
-    save_checkpoint(dst, meta, arrays)
+    _write_raw(dst, meta, arrays)
     return dst
 
 
@@ -149,7 +156,7 @@ def test_flow_with_nan_parameters_is_refused_at_load(tmp_path, one_torch_thread)
     name = next(k for k in sorted(arrays) if k.startswith("flow.") and arrays[k].size > 1)
     arrays[name] = arrays[name].copy()
     arrays[name].flat[1] = np.nan
-    save_checkpoint(path, meta, arrays)
+    _write_raw(path, meta, arrays)
     with pytest.raises(mli.CheckpointError, match=f"'{name}' holds 1 non-finite"):
         mli.Integrator.load(path)
 
@@ -240,3 +247,10 @@ def test_checkpoint_gets_the_umask_permissions(tmp_path, umask):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_non_finite_state_is_not_saved_over_a_good_file(saved):
+    before = saved.read_bytes()
+    with pytest.raises(mli.CheckpointError, match="'grid' holds NaN or inf"):
+        save_checkpoint(saved, {"backend": "vegas"}, {"grid": np.array([0.0, np.nan])})
+    assert saved.read_bytes() == before

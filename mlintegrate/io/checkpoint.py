@@ -53,6 +53,12 @@ def save_checkpoint(path: str | os.PathLike, meta: dict[str, Any], arrays: dict[
     for key, value in payload.items():
         if value.dtype == object:
             raise ValueError(f"array {key!r} has dtype object; checkpoints hold numeric arrays")
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            # a file that load_checkpoint would refuse must not replace a good one
+            raise CheckpointError(
+                f"not saving {str(path)!r}: array {key!r} holds NaN or inf (a diverged "
+                "training?); the file there, if any, is left as it was"
+            )
     payload[_META_KEY] = np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
