@@ -368,6 +368,9 @@ class Integrator:
                 raise CheckpointError(f"checkpoint {str(path)!r} is damaged: {exc}") from exc
         try:
             history = TrainingHistory.from_dict(meta["history"])
+        except ValueError as exc:
+            raise CheckpointError(f"checkpoint {str(path)!r} is damaged: {exc}") from exc
+        try:
             self.backend.load_state_dict(arrays)
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
             why = f"it lacks the array {exc}" if isinstance(exc, KeyError) else exc
