@@ -1,54 +1,90 @@
-"""The ``mlintegrate`` command: list, integrate, compare."""
+"""The ``mlintegrate`` command: list, integrate, generate, compare.
+
+A user's mistake (bad option, unreadable or foreign file, an output that exists, a request
+that cannot fit in memory) ends in one line on stderr and exit status ≠ 0; anything else
+is a bug and keeps its traceback. Outputs are never overwritten without ``--force``, and
+every check runs before any work is done. The parser lives in ``cli_args``, the terminal
+table in ``cli_output``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import backends as _backends
-from . import processes
+from . import memory, processes
+from .cli_args import DEFAULT_TRAIN_CALLS, build_parser
+from .cli_output import print_table
 from .config import parse_assignment
-from .errors import ConfigError
-from .integrand import IntegrandError
+from .errors import ConfigError, MLIntegrateError
 from .integrator import Integrator
-from .io.checkpoint import CheckpointError
-from .report import compare, table_cells, write_report
+from .report import compare, write_report
 
-__all__ = ["main"]
-
-
-def _count(text: str, minimum: int) -> int:
-    """An integer count from '200000', '2e5' or '0'; at least ``minimum``."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value == int(value) and value >= minimum):
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {text!r}")
-    return int(value)
+__all__ = ["build_parser", "main"]
 
 
-def _positive(text: str) -> int:
-    return _count(text, 1)
-
-
-def _non_negative(text: str) -> int:
-    return _count(text, 0)
-
-
-def _writable_file(parser: argparse.ArgumentParser, option: str, path: str | None) -> None:
-    """Fail before the run, not after it, when an output file cannot be written."""
+def _output_file(
+    parser: argparse.ArgumentParser, option: str, path: str | None, force: bool
+) -> None:
+    """Fail before the run, not after it, when an output file cannot or must not be written."""
     if path is None:
         return
-    parent = Path(path).resolve().parent
+    target = Path(path)
+    parent = target.resolve().parent
     if not parent.is_dir():
         parser.error(f"{option} {path}: folder {parent} does not exist; create it first")
-    if Path(path).is_dir():
+    if target.is_dir():
         parser.error(f"{option} {path} is a folder; give a file name")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        parser.error(f"{option} {path}: folder {parent} is not writable; choose another")
+    if target.exists() and not force:
+        parser.error(f"{option} {path} exists; pass --force to overwrite it, or choose another")
+
+
+def _output_dir(parser: argparse.ArgumentParser, option: str, path: str, force: bool) -> None:
+    """A folder to write into: its parent must exist; one with files in it needs --force."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        parser.error(f"{option} {path} is a file; give a folder")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        parser.error(
+            f"{option} {path}: folder {parent} does not exist; only the last component "
+            "is created: create the parent first"
+        )
+    if not os.access(target if target.is_dir() else parent, os.W_OK | os.X_OK):
+        parser.error(f"{option} {path}: not writable; choose another folder")
+    if target.is_dir() and any(target.iterdir()) and not force:
+        parser.error(
+            f"{option} {path} exists and is not empty; pass --force to overwrite the "
+            "report files in it, or choose a new folder"
+        )
+
+
+def _distinct(parser: argparse.ArgumentParser, **paths: str | None) -> None:
+    given = {opt: Path(p).resolve() for opt, p in paths.items() if p is not None}
+    seen: dict[Path, str] = {}
+    for opt, resolved in given.items():
+        if resolved in seen:
+            parser.error(f"{seen[resolved]} and {opt} name the same file {resolved}")
+        seen[resolved] = opt
+
+
+def _pilot_memory(f, pilot_calls: int) -> None:
+    """The pilot is evaluated at once: u, q, f, w, momenta for a process (8 bytes each)."""
+    n_particles = len(getattr(f, "incoming", ())) + getattr(f, "n_out", 0)
+    memory.require(
+        "--pilot-calls",
+        pilot_calls,
+        8 * (f.dim + 6 + 4 * n_particles),
+        "the pilot's points, evaluated at once",
+        "use fewer pilot calls (1e5 to 1e6 fix w_max well)",
+    )
 
 
 def _integrand(parser: argparse.ArgumentParser, args: argparse.Namespace):
@@ -62,7 +98,7 @@ def _integrand(parser: argparse.ArgumentParser, args: argparse.Namespace):
         options["phase_space"] = args.phase_space
     try:
         return processes.get(name, dim=args.dim, **options)
-    except ValueError as exc:
+    except ValueError as exc:  # the factories' own checks of dim and options
         parser.error(str(exc))
 
 
@@ -99,9 +135,41 @@ def _settings(parser: argparse.ArgumentParser, names: list[str], sets: list[str]
     return configs
 
 
-def _make_backend(parser: argparse.ArgumentParser, name: str, dim: int, sets: list[str]):
-    config = _settings(parser, [name], sets).get(name)
-    return _backends.get(name, dim=dim, **({} if config is None else {"config": config}))
+def _backends_of(parser: argparse.ArgumentParser, names: list[str], dim: int, sets: list[str]):
+    """The named backends, each with the settings --set gives it."""
+    configs = _settings(parser, names, sets)
+    return [
+        _backends.get(n, dim=dim, **({"config": configs[n]} if n in configs else {})) for n in names
+    ]
+
+
+def _integrator(parser: argparse.ArgumentParser, args: argparse.Namespace, f) -> Integrator:
+    """--load FILE (used as it is: no training unless --train-calls), else a new backend.
+
+    The loaded proposal is checked against the integrand (its fingerprint) when first used.
+    """
+    if args.load:
+        if args.set:
+            parser.error(
+                f"--set {args.set[0]} with --load {args.load}: a saved proposal keeps its "
+                "settings; drop --set, or train a new one without --load"
+            )
+        if args.train_calls is None:
+            args.train_calls = 0
+        # without --seed the saved random-number state continues where it stopped
+        integ = Integrator.load(args.load, rng=args.seed)
+        if args.backend is not None and args.backend != integ.backend.name:
+            parser.error(
+                f"--backend {args.backend} but --load {args.load} holds a "
+                f"{integ.backend.name} proposal; drop --backend or load another file"
+            )
+        if integ.dim != f.dim:
+            parser.error(f"--load: the saved proposal has dim {integ.dim}, the integrand {f.dim}")
+        return integ
+    if args.train_calls is None:
+        args.train_calls = DEFAULT_TRAIN_CALLS
+    backend = _backend_names(parser, args.backend or "vegas")
+    return Integrator(_backends_of(parser, backend, f.dim, args.set)[0], rng=_seed(args))
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -114,22 +182,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     f = _integrand(parser, args)
-    _writable_file(parser, "--json", args.json)
-    _writable_file(parser, "--save", args.save)
-    if args.load:
-        # without --seed the saved random-number state continues where it stopped
-        integ = Integrator.load(args.load, rng=args.seed)
-        if args.backend is not None and args.backend != integ.backend.name:
-            parser.error(
-                f"--backend {args.backend} but --load {args.load} holds a "
-                f"{integ.backend.name} proposal; drop --backend or load another file"
-            )
-        if integ.dim != f.dim:
-            parser.error(f"--load: the saved proposal has dim {integ.dim}, the integrand {f.dim}")
-    else:
-        backend = args.backend or "vegas"
-        _backend_names(parser, backend)
-        integ = Integrator(_make_backend(parser, backend, f.dim, args.set), rng=_seed(args))
+    _output_file(parser, "--json", args.json, args.force)
+    _output_file(parser, "--save", args.save, args.force)
+    _distinct(parser, **{"--json": args.json, "--save": args.save, "--load": args.load})
+    memory.require_weights(args.calls, "--calls")
+    integ = _integrator(parser, args, f)
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     if args.save:
@@ -149,17 +206,18 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     f = _integrand(parser, args)
-    _writable_file(parser, "--out", args.out)
+    if args.calls is not None:
+        parser.error(
+            f"generate takes no --calls ({args.calls}): its calls follow from --events and the "
+            "efficiency; --pilot-calls sets the pilot, --train-calls the training"
+        )
+    _output_file(parser, "--out", args.out, args.force)
+    _pilot_memory(f, args.pilot_calls)
     if not str(args.out).endswith((".lhe", ".lhe.gz", ".npz")):
         parser.error(f"--out {args.out}: use a name ending in .lhe, .lhe.gz or .npz")
     if str(args.out).endswith((".lhe", ".lhe.gz")) and getattr(f, "particles", None) is None:
         parser.error(f"{args.name} is not a physics process: LHE needs particles; use .npz")
-    if args.load:
-        integ = Integrator.load(args.load, rng=args.seed)
-    else:
-        backend = args.backend or "vegas"
-        _backend_names(parser, backend)
-        integ = Integrator(_make_backend(parser, backend, f.dim, args.set), rng=_seed(args))
+    integ = _integrator(parser, args, f)
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     try:
@@ -186,135 +244,36 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     return 0
 
 
-def _print_table(results) -> None:
-    header, rows = table_cells(results)
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # pragma: no cover - rich is a dependency
-        print("\t".join(header))
-        for cells in rows:
-            print("\t".join(cells))
-        return
-    table = Table(*header, title=f"{results[0].name} (d={results[0].dim})")
-    for cells in rows:
-        table.add_row(*cells)
-    Console(width=max(160, len(" ".join(header)) + 40)).print(table)
-
-
 def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     f = _integrand(parser, args)
     names = _backend_names(parser, args.backends)
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        parser.error(f"--out {args.out} is a file; give a folder")
-    configs = _settings(parser, names, args.set)
-    backends = [
-        _backends.get(n, dim=f.dim, **({"config": configs[n]} if n in configs else {}))
-        for n in names
-    ]
+    _output_dir(parser, "--out", args.out, args.force)
+    # every backend's weights are kept for the plots, and a truth sample of --calls points
+    memory.require(
+        "--calls",
+        args.calls,
+        8 * (len(names) + f.dim + 2),
+        f"the weights of {len(names)} backends and a truth sample",
+        "use fewer calls",
+    )
+    train_calls = DEFAULT_TRAIN_CALLS if args.train_calls is None else args.train_calls
+    backends = _backends_of(parser, names, f.dim, args.set)
     comparison = compare(
         f,
         f.dim,
         backends,
-        calls_train=args.train_calls,
+        calls_train=train_calls,
         calls=args.calls,
         seed=_seed(args),
         reference=not args.no_reference,
         events=args.events,
     )
-    _print_table(comparison.results)
+    print_table(comparison.results)
+    Path(args.out).mkdir(exist_ok=True)  # the last component only: the parent was checked
     paths = write_report(comparison, args.out)
     for kind, path in paths.items():
         print(f"wrote {kind}: {path}")
     return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mlintegrate",
-        description="Integrate by importance sampling with VEGAS and learned proposals.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="list the built-in integrands and the backends")
-
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("name", help="built-in integrand (see `mlintegrate list`)")
-    common.add_argument("--dim", type=_positive, default=None, help="dimension (default: its own)")
-    common.add_argument("--train-calls", type=_non_negative, default=200_000, metavar="N")
-    common.add_argument(
-        "--calls",
-        type=_positive,
-        default=200_000,
-        metavar="N",
-        help="integrand calls for the final estimate (fresh points)",
-    )
-    common.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
-    common.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a backend setting, e.g. flow.training.loss=kl or vegas.ninc=512 (repeatable)",
-    )
-    common.add_argument(
-        "--phase-space",
-        default=None,
-        metavar="MAP",
-        help="processes: diet (default), rambo, or dalitz (ee_qqg: cuts on the cube's faces)",
-    )
-
-    p = sub.add_parser("integrate", parents=[common], help="integrate with one backend")
-    p.add_argument(
-        "--backend", default=None, help=f"one of {', '.join(_backends.names())} (default vegas)"
-    )
-    p.add_argument(
-        "--iterations",
-        type=_positive,
-        default=5,
-        help="batches the evaluation is split into for χ²/dof (default 5)",
-    )
-    p.add_argument("--json", metavar="FILE", help="write the result record as JSON")
-    p.add_argument("--save", metavar="FILE", help="save the trained proposal (.npz)")
-    p.add_argument("--load", metavar="FILE", help="start from a saved proposal")
-
-    g = sub.add_parser("generate", parents=[common], help="unweighted events to LHE or npz")
-    g.add_argument("--events", type=_positive, required=True, metavar="N")
-    g.add_argument("--out", required=True, metavar="FILE", help=".lhe, .lhe.gz or .npz")
-    g.add_argument(
-        "--backend", default=None, help=f"one of {', '.join(_backends.names())} (default vegas)"
-    )
-    g.add_argument("--load", metavar="FILE", help="use a saved proposal")
-    g.add_argument(
-        "--pilot-calls",
-        type=_positive,
-        default=100_000,
-        metavar="N",
-        help="fresh points that fix w_max before unweighting (default 1e5)",
-    )
-
-    c = sub.add_parser("compare", parents=[common], help="compare backends side by side")
-    c.add_argument(
-        "--backends",
-        default=",".join(_backends.names()),
-        help="comma-separated list (default: all)",
-    )
-    c.add_argument(
-        "--out",
-        default="mlintegrate-compare",
-        metavar="DIR",
-        help="folder for results.json, results.md and weights.png",
-    )
-    c.add_argument(
-        "--events",
-        type=_non_negative,
-        default=5000,
-        metavar="N",
-        help="unweighted events per backend for the kinematics plot (processes; 0: none)",
-    )
-    c.add_argument(
-        "--no-reference", action="store_true", help="skip the vegas+ (stratified) reference row"
-    )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -328,7 +287,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "generate":
             return _cmd_generate(args, parser)
         return _cmd_compare(args, parser)
-    except (IntegrandError, CheckpointError, ValueError, OSError) as exc:
+    except MLIntegrateError as exc:
+        print(f"mlintegrate: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a file that cannot be read or written
         print(f"mlintegrate: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -13,21 +13,30 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from . import backends as _backends
+from . import memory
 from .backends.base import Backend
+from .errors import CheckpointError, ConfigError, IntegrandError
 from .events import EventSample, generate_events
-from .integrand import IntegrandError, evaluate, integrand_dim, integrand_info
-from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .fingerprint import fingerprint, mismatch
+from .history import TrainingHistory, TrainingStatus
+from .integrand import evaluate, integrand_dim, integrand_info
+from .io.checkpoint import (
+    check_integrator_meta,
+    load_checkpoint,
+    save_checkpoint,
+    saved_generator,
+)
 from .io.lhe import LHEWriter
 from .io.npz import NPZEventWriter
 from .metrics import weight_metrics
 from .progress import progress_bar
-from .result import Estimate, Result, combine_pooled, combine_weighted, estimate
+from .result import Result, combine_pooled, combine_predictable, estimate
 from .rng import RngLike, as_generator
 
 __all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
@@ -35,43 +44,9 @@ __all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
 Integrand = Callable[[np.ndarray], np.ndarray]
 
 
-@dataclass(frozen=True)
-class TrainingStatus:
-    """What a callback sees after each training iteration."""
-
-    iteration: int
-    calls: int  # cumulative integrand calls of training so far
-    estimate: Estimate  # this iteration's integral estimate (from the points trained on)
-    rsd: float  # relative std of this iteration's weights
-    elapsed_s: float
-
-
-@dataclass
-class TrainingHistory:
-    """All training iterations so far (a learning curve: rsd against calls)."""
-
-    iterations: list[TrainingStatus] = field(default_factory=list)
-    time_s: float = 0.0
-
-    @property
-    def calls(self) -> int:
-        return self.iterations[-1].calls if self.iterations else 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"time_s": self.time_s, "iterations": [asdict(s) for s in self.iterations]}
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> TrainingHistory:
-        its = [
-            TrainingStatus(**{**s, "estimate": Estimate(**s["estimate"])})
-            for s in doc.get("iterations", [])
-        ]
-        return cls(iterations=its, time_s=float(doc.get("time_s", 0.0)))
-
-
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
@@ -94,6 +69,12 @@ class Integrator:
         self.rng = as_generator(rng)
         self.progress = progress
         self.history = TrainingHistory()
+        # the fingerprint saved with the proposal: of the integrand trained on (computed at
+        # save time from _trained_on), else the one loaded with it
+        self._fingerprint: dict[str, Any] | None = None
+        self._trained_on: Integrand | None = None
+        # (path, fingerprint) of a loaded proposal, checked against the first integrand used
+        self._unverified: tuple[str, dict[str, Any]] | None = None
 
     @property
     def dim(self) -> int:
@@ -109,10 +90,28 @@ class Integrator:
             raise TypeError(f"integrand must be callable, got {type(integrand).__name__}")
         dim = integrand_dim(integrand)
         if dim is not None and dim != self.dim:
-            raise ValueError(
+            raise ConfigError(
                 f"dimension mismatch: the integrand has dim={dim} but the backend has "
                 f"dim={self.dim}; build the backend with dim={dim}"
             )
+        self._verify(integrand)
+
+    def _verify(self, integrand: Integrand) -> None:
+        """A loaded proposal meets its first integrand: refuse one it was not trained on."""
+        if self._unverified is None:
+            return
+        path, saved = self._unverified
+        why = mismatch(saved, integrand, self.dim)
+        if why is not None:
+            name = saved["name"] or "an unnamed integrand"
+            raise CheckpointError(
+                f"checkpoint {path!r} was trained on {name} (dim {saved['dim']}), not on this "
+                f"integrand: {why}. Use the integrand it was made for, train a new proposal "
+                "(another checkpoint path, or resume=False), or load it with "
+                "check_integrand=False to sample another integrand on purpose (unbiased, "
+                "only less efficient)"
+            )
+        self._unverified = None
 
     def _batch(
         self, integrand: Integrand, n: int
@@ -149,7 +148,9 @@ class Integrator:
         start_calls = self.history.calls
         if checkpoint is not None and resume and os.path.exists(checkpoint):
             self._restore(checkpoint)
+            self._verify(integrand)
             start_calls = 0  # the checkpoint's calls count towards this call's budget
+        self._trained_on = integrand
         done = self.history.calls - start_calls
         t_start, time_before = time.perf_counter(), self.history.time_s
         # Equal batches (never a tiny last one, which would adapt on a handful of points);
@@ -203,17 +204,24 @@ class Integrator:
 
         The points are split into ``iterations`` equal batches whose agreement is reported
         as χ²/dof; the estimate itself pools all points (they are i.i.d.). With
-        ``include_training`` the training iterations are averaged in as well, weighted by
-        1/δI² (vegas style), and χ²/dof tests the whole set. Points are evaluated in chunks
-        of ``batch_size`` to bound memory; only the weights (8 bytes a call) are kept, and
-        returned in ``Result.weights`` with ``keep_weights``.
+        ``include_training`` the training iterations are averaged in as well, each weighted
+        by the variance of the iteration *before* it (``result.combine_predictable``: weights
+        fixed before the points they weight are drawn, so the average is not pulled low the
+        way 1/δI² weights from the same points pull it), and χ²/dof tests the whole set.
+
+        Points are evaluated in chunks of ``batch_size``; the weights (8 bytes a call) are
+        kept, since the unweighting metrics need all of them, and returned in
+        ``Result.weights`` with ``keep_weights``. ``calls`` whose weights would not fit in
+        half of the available memory are refused up front (a ``ConfigError`` saying how
+        many fit): integrate several times with different seeds and combine instead.
         """
-        self._check_integrand(integrand)
         calls = _positive_int("calls", calls)
         iterations = _positive_int("iterations", iterations)
         batch_size = _positive_int("batch_size", batch_size)
         if iterations > calls:
-            raise ValueError(f"iterations ({iterations}) cannot exceed calls ({calls})")
+            raise ConfigError(f"iterations ({iterations}) cannot exceed calls ({calls})")
+        memory.require_weights(calls)
+        self._check_integrand(integrand)
         weights = np.empty(calls)
         t_prop = t_f = 0.0
         bounds = np.linspace(0, calls, iterations + 1).astype(int)
@@ -238,7 +246,7 @@ class Integrator:
         combination = "pooled"
         if include_training and self.history.iterations:
             training = [s.estimate for s in self.history.iterations]
-            pooled, chi2, dof, q_value = combine_weighted(training + [pooled])
+            pooled, chi2, dof, q_value = combine_predictable(training, pooled)
             batches = training + batches
             combination = "weighted"
         return Result(
@@ -315,49 +323,92 @@ class Integrator:
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:
-        """Save the trained proposal, its training history and the rng state (atomic write)."""
+        """Save the proposal, its training history, the rng state and the fingerprint of the
+        integrand it was trained on (atomic write; see ``mlintegrate.fingerprint``)."""
+        if self._trained_on is not None:
+            source, self._trained_on = self._trained_on, None
+            self._fingerprint = fingerprint(source, self.dim)
         meta = {
             "backend": self.backend.name,
             "config": self.backend.config(),
             "history": self.history.to_dict(),
             "rng_state": self.rng.bit_generator.state,
         }
+        if self._fingerprint is not None:
+            meta["fingerprint"] = self._fingerprint
         save_checkpoint(path, meta, self.backend.state_dict())
 
     def _restore(self, path: str | os.PathLike) -> None:
         meta, arrays = load_checkpoint(path)
-        if meta.get("backend") != self.backend.name or meta.get("config") != self.backend.config():
+        meta = check_integrator_meta(meta, path)
+        if meta["backend"] != self.backend.name or meta["config"] != self.backend.config():
             raise CheckpointError(
-                f"checkpoint {str(path)!r} holds backend {meta.get('backend')!r} with "
-                f"{meta.get('config')}, but this integrator has {self.backend!r}; "
+                f"checkpoint {str(path)!r} holds backend {meta['backend']!r} with "
+                f"{meta['config']}, but this integrator has {self.backend!r}; "
                 "use a new checkpoint path or resume=False"
             )
-        self._load_into(meta, arrays)
+        self._load_into(meta, arrays, path)
 
-    def _load_into(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.backend.load_state_dict(arrays)
-        self.history = TrainingHistory.from_dict(meta.get("history", {}))
-        state = meta.get("rng_state")
-        if (
-            state is not None
-            and state.get("bit_generator") == type(self.rng.bit_generator).__name__
-        ):
-            self.rng.bit_generator.state = state
+    def _load_into(
+        self,
+        meta: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        path: str | os.PathLike,
+        restore_rng: bool = True,
+        check_integrand: bool = True,
+    ) -> None:
+        """Load checked metadata (``check_integrator_meta``) and the backend's arrays."""
+        rng = None
+        if restore_rng and meta["rng_state"] is not None:
+            try:
+                rng = saved_generator(meta["rng_state"])
+            except ValueError as exc:
+                raise CheckpointError(f"checkpoint {str(path)!r} is damaged: {exc}") from exc
+        try:
+            history = TrainingHistory.from_dict(meta["history"])
+        except ValueError as exc:
+            raise CheckpointError(f"checkpoint {str(path)!r} is damaged: {exc}") from exc
+        try:
+            self.backend.load_state_dict(arrays)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+            why = f"it lacks the array {exc}" if isinstance(exc, KeyError) else exc
+            raise CheckpointError(
+                f"checkpoint {str(path)!r} does not load into {self.backend!r}: {why}"
+            ) from exc
+        self.history = history
+        if rng is not None:
+            if type(rng.bit_generator) is type(self.rng.bit_generator):
+                self.rng.bit_generator.state = rng.bit_generator.state  # the caller's object
+            else:
+                self.rng = rng
+        self._fingerprint = meta["fingerprint"]
+        self._trained_on = None
+        fp = meta["fingerprint"]
+        self._unverified = (str(path), fp) if fp is not None and check_integrand else None
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike, rng: RngLike = None, progress: bool | None = None
+        cls,
+        path: str | os.PathLike,
+        rng: RngLike = None,
+        progress: bool | None = None,
+        check_integrand: bool = True,
     ) -> Integrator:
-        """Rebuild a saved integrator. With ``rng=None`` the saved rng state continues."""
+        """Rebuild a saved integrator. With ``rng=None`` the saved rng state continues.
+
+        No integrand is needed here: the first one given to ``train``, ``integrate`` or
+        ``generate`` is checked against the saved fingerprint and refused if it differs
+        (``check_integrand=False`` skips that, to sample another integrand on purpose).
+        Files saved before fingerprints existed are accepted unchecked.
+        """
         meta, arrays = load_checkpoint(path)
+        meta = check_integrator_meta(meta, path)
         try:
             backend = _backends.build({"backend": meta["backend"], "config": meta["config"]})
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise CheckpointError(
                 f"checkpoint {str(path)!r} names an unusable backend: {exc}"
             ) from exc
-        integ = cls(backend, rng=rng, progress=progress)
-        integ._load_into(meta, arrays)
-        if rng is not None:
-            integ.rng = as_generator(rng)
+        integ = cls(backend, rng=0 if rng is None else rng, progress=progress)
+        integ._load_into(meta, arrays, path, rng is None, check_integrand)
         return integ

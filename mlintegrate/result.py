@@ -6,9 +6,22 @@ one of two ways, named in ``Result.combination``:
 
 - ``pooled``: batches drawn from one frozen proposal are i.i.d. together, so the estimate is
   the mean of all weights and χ² measures how well the batch means agree with it;
-- ``weighted``: iterations from a changing proposal (training) are averaged with weights
-  1/δI_k², as vegas does; χ²/dof and Q test their consistency. Opt-in, since early
-  iterations with underestimated errors can bias this average.
+- ``weighted``: iterations from a changing proposal (training, then the final estimate)
+  are averaged with weights fixed *before* each iteration's points are drawn
+  (:func:`combine_predictable`); χ²/dof and Q test their consistency. Opt-in.
+
+Why not 1/δI_k² from each iteration's own points, as vegas does: for the skewed weights of
+importance sampling, an iteration whose points missed the tail has both a low mean and a
+low δI_k, so it gets a large weight; the average is pulled low (pull mean −0.45 ± 0.02 over
+2000 seeds of VEGAS on ee_qqg, 10 iterations of 5000 calls). Weighting iteration k by
+n_k/s²_{k−1}, the per-call variance s² = n·δI² of the iteration *before* it, makes each
+weight independent of the points it weights: E[α_k (I_k − I)] = 0 exactly, since α_k is
+known before iteration k is drawn. (Only the normalisation Σα still involves later
+iterations, a much weaker effect: pull mean −0.005 ± 0.022 on the same runs, as good as
+the final estimate alone.) The proposal improves as it trains, so s²_{k−1} ≥ s²_k in the
+main: later iterations are weighted a little less than optimally, which costs some
+precision but no bias. The first iteration only provides the weight of the second. The
+error is that of the weighted sum, δI² = Σ α_k² δI_k² / (Σ α_k)².
 """
 
 from __future__ import annotations
@@ -22,7 +35,14 @@ from scipy import stats
 
 from .metrics import WeightMetrics
 
-__all__ = ["Estimate", "Result", "combine_pooled", "combine_weighted", "estimate"]
+__all__ = [
+    "Estimate",
+    "Result",
+    "combine_pooled",
+    "combine_predictable",
+    "combine_weighted",
+    "estimate",
+]
 
 
 @dataclass(frozen=True)
@@ -55,8 +75,38 @@ def combine_pooled(estimates: list[Estimate], pooled: Estimate) -> tuple[float, 
     return _chi2(estimates, pooled.mean)
 
 
+def combine_predictable(
+    training: list[Estimate], final: Estimate
+) -> tuple[Estimate, float, int, float]:
+    """Training iterations and the final estimate, iteration k weighted by n_k / s²_{k−1}.
+
+    s²_{k−1} = calls · sdev² of the previous iteration (module docstring); the first training
+    iteration only weights the second. An iteration whose predecessor has no usable
+    variance (zero or infinite) is left out. Returns (estimate, χ², dof, Q), χ² of the
+    included iterations about the average.
+    """
+    chain = [*training, final]
+    used, alphas = [], []
+    for prev, cur in zip(chain[:-1], chain[1:], strict=True):
+        s2 = prev.sdev**2 * prev.calls
+        if 0 < s2 < math.inf and 0 < cur.sdev < math.inf:
+            used.append(cur)
+            alphas.append(cur.calls / s2)
+    if not used:
+        return final, 0.0, 0, 1.0
+    a = np.array(alphas)
+    mean = float(np.dot(a, [e.mean for e in used]) / a.sum())
+    sdev = float(math.sqrt(np.dot(a**2, [e.sdev**2 for e in used])) / a.sum())
+    combined = Estimate(mean, sdev, sum(e.calls for e in used))
+    return (combined, *_chi2(used, mean))
+
+
 def combine_weighted(estimates: list[Estimate]) -> tuple[Estimate, float, int, float]:
-    """Inverse-variance average of iterations: (estimate, χ², dof, Q)."""
+    """Inverse-variance average of iterations: (estimate, χ², dof, Q).
+
+    Biased when each δI comes from the same points as its mean (see the module docstring);
+    kept for estimates whose errors are known independently.
+    """
     usable = [e for e in estimates if 0 < e.sdev < math.inf]
     if not usable:
         raise ValueError("no iteration has a finite, nonzero error to weight by")

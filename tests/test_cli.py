@@ -209,6 +209,7 @@ def test_integrate_console_script(tmp_path):
 
 
 def _compare(tmp_path: Path, *extra: str) -> tuple[Path, list[dict[str, Any]]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)  # compare --out creates the last component only
     out = tmp_path / "cmp"
     argv = ["compare", "camel", "--dim", "2", *BUDGET, "--seed", "1", "--out", str(out)]
     assert main([*argv, *extra]) == 0

@@ -66,8 +66,27 @@ def test_include_training_combines_all_iterations():
     integ = mli.Integrator(mli.backends.Vegas(2), rng=4, progress=False)
     integ.train(f, calls=50_000, batch_size=10_000)
     r = integ.integrate(f, calls=50_000, include_training=True)
-    assert r.combination == "weighted" and r.dof == 5
+    # 5 training iterations + the final estimate; the first iteration only weights the second
+    assert r.combination == "weighted" and r.dof == 4 and len(r.iterations) == 6
     assert abs(r.mean - f.exact) < 5 * r.sdev
+    assert r.iterations[:5] == [s.estimate for s in integ.history.iterations]
+
+
+def test_predictable_weights_by_hand():
+    """Iteration k is weighted by n_k / s²_{k-1} (s² = calls·sdev² of the one before); the
+    first only weights the second; the error is that of the weighted sum."""
+    from mlintegrate.result import Estimate, combine_predictable
+
+    its = [Estimate(1.2, 0.2, 100), Estimate(0.9, 0.1, 100), Estimate(1.05, 0.05, 400)]
+    est, chi2, dof, q = combine_predictable(its[:2], its[2])
+    a = np.array([100 / (0.2**2 * 100), 400 / (0.1**2 * 100)])  # = [25, 400]
+    mean = (a[0] * 0.9 + a[1] * 1.05) / a.sum()
+    assert est.mean == pytest.approx(mean, rel=1e-14)
+    assert est.sdev == pytest.approx(math.hypot(a[0] * 0.1, a[1] * 0.05) / a.sum(), rel=1e-14)
+    assert est.calls == 500 and dof == 1
+    assert chi2 == pytest.approx(((0.9 - mean) / 0.1) ** 2 + ((1.05 - mean) / 0.05) ** 2)
+    # nothing before the final estimate: it stands alone
+    assert combine_predictable([], its[2]) == (its[2], 0.0, 0, 1.0)
 
 
 def test_scalar_function_through_vectorize():
@@ -225,3 +244,16 @@ def test_summary_names_every_definition():
     text = str(integ.integrate(f, calls=20_000, iterations=2))
     for word in ("bootstrap median of max", "reduced", "ESS fraction", "rsd", "chi2/dof", "pull"):
         assert word in text
+
+
+def test_huge_calls_are_refused_up_front_with_the_memory_needed():
+    def never(u):
+        raise AssertionError("the integrand must not be called")
+
+    never.dim = 2
+    integ = mli.Integrator(mli.backends.Vegas(2), rng=0, progress=False)
+    with pytest.raises(mli.ConfigError, match=r"calls=1e\+12 needs 7.28 TiB for the weights") as e:
+        integ.integrate(never, calls=10**12)
+    assert "fit in half of the memory available" in str(e.value)
+    with pytest.raises(mli.ConfigError, match="iterations"):
+        integ.integrate(never, calls=10, iterations=11)

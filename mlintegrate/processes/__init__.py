@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import ConfigError
 from . import compiled, ee, functions, jets, top
 from .compiled import CompiledMatrixElement, from_library
+from .particles import Particles
 from .process import GEV2_TO_PB, Process
 
 __all__ = [
     "GEV2_TO_PB",
     "CompiledMatrixElement",
+    "Particles",
     "Process",
     "compiled",
     "describe",
@@ -60,13 +63,13 @@ def get(name: str, dim: int | None = None, **options: Any):
     if name in _PROCESSES:
         process = _PROCESSES[name](**options)
         if dim is not None and dim != process.dim:
-            raise ValueError(
+            raise ConfigError(
                 f"{name} has dimension {process.dim} (its phase space), not --dim {dim}; "
                 "leave --dim out for processes"
             )
         return process
     if name not in functions.names():
-        raise ValueError(
+        raise ConfigError(
             f"unknown integrand or process {name!r}; valid names: {', '.join(names())}"
         )
     return functions.get(name, dim=dim, **options)

@@ -15,12 +15,14 @@ at rest. |M|² is the spin- and colour-*summed* and *averaged* squared amplitude
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from ..errors import ConfigError, IntegrandError
 from ..phasespace.diet import rambo_diet
 from ..phasespace.rambo import rambo
 from .particles import Particles
@@ -33,11 +35,32 @@ GEV2_TO_PB = 0.3893793721e9
 PhaseSpaceMap = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+_ME_FORM = (
+    "the matrix element takes momenta p of shape (n, n_in + n_out, 4) (incoming first; E, px, "
+    "py, pz in GeV) and returns |M|² of shape (n,), real and ≥ 0; for a function of one event "
+    "p (N, 4) pass vectorized=False"
+)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _real(name: str, value: Any, what: str) -> float:
+    """A real number (int, float, numpy scalar), else a ConfigError naming ``name``."""
+    if not (_is_real(value) and math.isfinite(value)):
+        raise ConfigError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
 def _as_masses(name: str, value: float | Sequence[float]) -> tuple[float, ...]:
-    masses = (float(value),) if np.ndim(value) == 0 else tuple(float(m) for m in value)
-    if not masses or any(not math.isfinite(m) or m < 0 for m in masses):
-        raise ValueError(f"{name} must be one or more finite masses ≥ 0 in GeV, got {value!r}")
-    return masses
+    items = [value] if _is_real(value) else value
+    what = f"{name} must be one or more finite masses ≥ 0 in GeV (numbers)"
+    if isinstance(items, str | bytes) or not isinstance(items, Sequence | np.ndarray):
+        raise ConfigError(f"{what}, got {value!r}")
+    if not len(items) or not all(_is_real(m) and math.isfinite(m) and m >= 0 for m in items):
+        raise ConfigError(f"{what}, got {value!r}")
+    return tuple(float(m) for m in items)
 
 
 class Process:
@@ -75,38 +98,42 @@ class Process:
         particles: Particles | None = None,
     ):
         if not callable(matrix_element):
-            raise TypeError(f"matrix_element must be callable, got {type(matrix_element).__name__}")
+            raise ConfigError(
+                f"matrix_element must be callable, got {type(matrix_element).__name__}; " + _ME_FORM
+            )
         self.incoming = _as_masses("incoming", incoming)
         self.outgoing_masses = _as_masses("outgoing_masses", outgoing_masses)
         if len(self.incoming) not in (1, 2):
-            raise ValueError(
+            raise ConfigError(
                 f"incoming must hold 1 (decay) or 2 (collision) masses, got {incoming}"
             )
-        if not (math.isfinite(sqrt_s) and sqrt_s > 0):
-            raise ValueError(f"sqrt_s must be a positive energy in GeV, got {sqrt_s!r}")
-        self.sqrt_s = float(sqrt_s)
+        self.sqrt_s = _real("sqrt_s", sqrt_s, "a positive energy in GeV (a number, e.g. 91.2)")
+        if not self.sqrt_s > 0:
+            raise ConfigError(f"sqrt_s must be a positive energy in GeV, got {sqrt_s!r}")
         self.is_decay = len(self.incoming) == 1
         if self.is_decay and not math.isclose(self.incoming[0], self.sqrt_s, rel_tol=1e-12):
-            raise ValueError(
+            raise ConfigError(
                 f"for a decay sqrt_s is the parent's mass: got sqrt_s={sqrt_s} but incoming "
                 f"mass {self.incoming[0]}; pass sqrt_s={self.incoming[0]}"
             )
         if not self.is_decay and sum(self.incoming) > self.sqrt_s:
-            raise ValueError(f"sqrt_s={sqrt_s} GeV is below the incoming masses {self.incoming}")
+            raise ConfigError(f"sqrt_s={sqrt_s} GeV is below the incoming masses {self.incoming}")
         if sum(self.outgoing_masses) >= self.sqrt_s:
-            raise ValueError(
+            raise ConfigError(
                 f"the outgoing masses {self.outgoing_masses} add up to "
                 f"{sum(self.outgoing_masses)} GeV ≥ sqrt_s={sqrt_s} GeV: nothing can be produced; "
                 "raise sqrt_s or lower the masses"
             )
-        if not symmetry_factor > 0:
-            raise ValueError(
+        if not _real("symmetry_factor", symmetry_factor, "a number > 0") > 0:
+            raise ConfigError(
                 f"symmetry_factor must be > 0 (1/k! for k identical), got {symmetry_factor}"
             )
         self.symmetry_factor = float(symmetry_factor)
         self.n_out = len(self.outgoing_masses)
         if self.n_out < 2:
-            raise ValueError("outgoing_masses must list at least two particles")
+            raise ConfigError("outgoing_masses must list at least two particles")
+        if not isinstance(dim, int | np.integer | type(None)) or isinstance(dim, bool):
+            raise ConfigError(f"dim must be an int or None, got {dim!r}")
         self._map, self.dim = self._build_map(phase_space, dim)
         if not vectorized:
             warnings.warn(
@@ -123,7 +150,7 @@ class Process:
         self.description = description
         n_total = len(self.incoming) + len(self.outgoing_masses)
         if particles is not None and len(particles.pdg_ids) != n_total:
-            raise ValueError(
+            raise ConfigError(
                 f"particles lists {len(particles.pdg_ids)} PDG ids but the process has "
                 f"{n_total} particles (incoming first)"
             )
@@ -147,7 +174,7 @@ class Process:
     ) -> tuple[PhaseSpaceMap, int]:
         if callable(phase_space):
             if dim is None:
-                raise ValueError("a custom phase_space map needs its dimension: pass dim=")
+                raise ConfigError("a custom phase_space map needs its dimension: pass dim=")
             return phase_space, int(dim)
         n, sqrt_s = self.n_out, self.sqrt_s
         masses = self.outgoing_masses if any(m > 0 for m in self.outgoing_masses) else None
@@ -156,11 +183,11 @@ class Process:
         elif phase_space == "rambo":
             generator, d = rambo, 4 * n
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"phase_space must be 'diet', 'rambo' or a callable, got {phase_space!r}"
             )
         if dim is not None and dim != d:
-            raise ValueError(
+            raise ConfigError(
                 f"phase_space={phase_space!r} with {n} particles has dim {d}, not {dim}"
             )
 
@@ -212,9 +239,9 @@ class Process:
             return np.ones(p.shape[0], dtype=bool)
         mask = np.asarray(self.cuts(p))
         if mask.shape != (p.shape[0],):
-            raise ValueError(
-                f"cuts returned shape {mask.shape}; it must return one bool per event, "
-                f"shape ({p.shape[0]},)"
+            raise IntegrandError(
+                f"{self.name}: cuts returned shape {mask.shape}; it must return one bool per "
+                f"event, shape ({p.shape[0]},)"
             )
         return mask.astype(bool)
 
@@ -229,17 +256,31 @@ class Process:
         return out
 
     def _evaluate_me(self, p: np.ndarray) -> np.ndarray:
-        me = np.asarray(self.matrix_element(np.ascontiguousarray(p)), dtype=np.float64)
-        if me.shape != (p.shape[0],):
-            raise ValueError(
-                f"{self.name}: the matrix element returned shape {me.shape} for momenta of shape "
-                f"{p.shape}; it must return |M|² per event, shape ({p.shape[0]},). For a function "
-                "of one event, pass vectorized=False"
+        """|M|² (n,) as float64, or an IntegrandError in the terms of a matrix element."""
+        try:
+            me = np.asarray(self.matrix_element(np.ascontiguousarray(p)))
+        except (TypeError, ValueError, IndexError) as exc:
+            if isinstance(exc, IntegrandError):
+                raise
+            raise IntegrandError(
+                f"{self.name}: calling the matrix element on momenta of shape {p.shape} failed "
+                f"with {type(exc).__name__}: {exc}. {_ME_FORM[0].upper()}{_ME_FORM[1:]}"
+            ) from exc
+        if np.iscomplexobj(me) or not (np.issubdtype(me.dtype, np.number)):
+            raise IntegrandError(
+                f"{self.name}: the matrix element returned dtype {me.dtype}; |M|² must be real: "
+                "return abs(amplitude)**2 (or .real only if the imaginary part is rounding)"
             )
+        if me.shape != (p.shape[0],):
+            raise IntegrandError(
+                f"{self.name}: the matrix element returned shape {me.shape} for momenta of shape "
+                f"{p.shape}; {_ME_FORM}"
+            )
+        me = me.astype(np.float64, copy=False)
         bad = ~np.isfinite(me) | (me < 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(
+            raise IntegrandError(
                 f"{self.name}: |M|² is NaN, infinite or negative at {int(bad.sum())} of "
                 f"{me.size} events, e.g. {me[i]} for momenta {np.array2string(p[i], precision=5)}; "
                 "|M|² must be finite and ≥ 0 inside the cuts (add a cut around singular regions)"
@@ -261,6 +302,6 @@ class Process:
 
 def _per_event(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], np.ndarray]:
     def batch(p: np.ndarray) -> np.ndarray:
-        return np.array([float(fn(event)) for event in p])
+        return np.array([fn(event) for event in p])
 
     return batch

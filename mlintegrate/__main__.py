@@ -1,0 +1,8 @@
+"""``python -m mlintegrate``: the same as the ``mlintegrate`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

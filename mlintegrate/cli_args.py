@@ -1,0 +1,157 @@
+"""The ``mlintegrate`` command's arguments: the parser, its value types, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import NoReturn
+
+from . import __version__
+from . import backends as _backends
+
+__all__ = ["DEFAULT_TRAIN_CALLS", "build_parser"]
+
+DEFAULT_TRAIN_CALLS = 200_000
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (the usage block is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _count(text: str, minimum: int) -> int:
+    """An integer count from '200000', '2e5' or '0'; at least ``minimum``."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value == int(value) and value >= minimum):
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ {minimum}, got {text!r}")
+    return int(value)
+
+
+def _positive(text: str) -> int:
+    return _count(text, 1)
+
+
+def _non_negative(text: str) -> int:
+    return _count(text, 0)
+
+
+def _backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", default=None, help=f"one of {', '.join(_backends.names())} (default vegas)"
+    )
+
+
+def _force_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--force", action="store_true", help=f"overwrite {what} if it exists")
+
+
+def _calls_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--calls",
+        type=_positive,
+        default=200_000,
+        metavar="N",
+        help="integrand calls for the final estimate (fresh points)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="mlintegrate",
+        description="Integrate by importance sampling with VEGAS and learned proposals.",
+    )
+    parser.add_argument("--version", action="version", version=f"mlintegrate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the built-in integrands and the backends")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("name", help="built-in integrand (see `mlintegrate list`)")
+    common.add_argument("--dim", type=_positive, default=None, help="dimension (default: its own)")
+    common.add_argument(
+        "--train-calls",
+        type=_non_negative,
+        default=None,
+        metavar="N",
+        help=f"training calls (default {DEFAULT_TRAIN_CALLS}; 0 with --load: a loaded "
+        "proposal is used as it is unless this is given)",
+    )
+    common.add_argument(
+        "--seed",
+        type=_non_negative,
+        default=None,
+        help="random seed of the whole run (default 0; with --load: continue the saved one)",
+    )
+    common.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a backend setting, e.g. flow.training.loss=kl or vegas.ninc=512 (repeatable)",
+    )
+    common.add_argument(
+        "--phase-space",
+        default=None,
+        metavar="MAP",
+        help="processes: diet (default), rambo, or dalitz (ee_qqg: cuts on the cube's faces)",
+    )
+
+    p = sub.add_parser("integrate", parents=[common], help="integrate with one backend")
+    _calls_option(p)
+    _backend_option(p)
+    p.add_argument(
+        "--iterations",
+        type=_positive,
+        default=5,
+        help="batches the evaluation is split into for χ²/dof (default 5)",
+    )
+    p.add_argument("--json", metavar="FILE", help="write the result record as JSON")
+    p.add_argument("--save", metavar="FILE", help="save the trained proposal (.npz)")
+    p.add_argument("--load", metavar="FILE", help="start from a saved proposal")
+    _force_option(p, "the --json and --save files")
+
+    g = sub.add_parser("generate", parents=[common], help="unweighted events to LHE or npz")
+    g.add_argument("--events", type=_positive, required=True, metavar="N")
+    g.add_argument("--out", required=True, metavar="FILE", help=".lhe, .lhe.gz or .npz")
+    _backend_option(g)
+    g.add_argument("--load", metavar="FILE", help="use a saved proposal")
+    g.add_argument(
+        "--pilot-calls",
+        type=_positive,
+        default=100_000,
+        metavar="N",
+        help="fresh points that fix w_max before unweighting (default 1e5)",
+    )
+    # generate's calls follow from --events and the efficiency: --calls is refused by name
+    g.add_argument("--calls", default=None, help=argparse.SUPPRESS)
+    _force_option(g, "the --out file")
+
+    c = sub.add_parser("compare", parents=[common], help="compare backends side by side")
+    _calls_option(c)
+    c.add_argument(
+        "--backends",
+        default=",".join(_backends.names()),
+        help="comma-separated list (default: all)",
+    )
+    c.add_argument(
+        "--out",
+        default="mlintegrate-compare",
+        metavar="DIR",
+        help="folder for results.json, results.md and the plots (its parent must exist)",
+    )
+    c.add_argument(
+        "--events",
+        type=_non_negative,
+        default=5000,
+        metavar="N",
+        help="unweighted events per backend for the kinematics plot (processes; 0: none)",
+    )
+    c.add_argument(
+        "--no-reference", action="store_true", help="skip the vegas+ (stratified) reference row"
+    )
+    _force_option(c, "the files in a --out folder that is not empty")
+    return parser
