@@ -134,22 +134,55 @@ class _Moments:
         return mean, math.sqrt(var / self.n)
 
 
+class _Signals:
+    """SIGINT and SIGTERM as KeyboardInterrupt, held back while a file is being written.
+
+    Inside :meth:`critical` a signal only sets a flag and the interrupt is raised when the
+    block ends, so a writer never stops between appending events and updating its header
+    (the file and the counts the messages quote stay in step). Outside it, and in threads
+    other than the main one (where handlers cannot be set), signals act at once.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending = False
+
+    def handler(self, signum, frame) -> None:  # noqa: ANN001, ARG002
+        if self.depth:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[_Signals]:
+        try:
+            old = {s: signal.signal(s, self.handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        except ValueError:  # not in the main thread: leave signals alone
+            yield self
+            return
+        try:
+            yield self
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    @contextmanager
+    def critical(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending:
+                self.pending = False
+                raise KeyboardInterrupt
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM (``kill``, batch limits) into KeyboardInterrupt so files are finalised."""
-
-    def handler(signum, frame):  # noqa: ANN001, ARG001
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread: leave signals alone
+    with _Signals().installed():
         yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def pilot_warnings(
@@ -225,8 +258,9 @@ def generate_events(
     w_max = math.nan
     advice: list[str] = []
     over = _Overweights()
-    try:
-        with sigterm_as_interrupt():
+    signals = _Signals()
+    with signals.installed():
+        try:
             u_pilot, q_pilot = sample(pilot_calls)
             w_pilot = evaluate(integrand, u_pilot) / q_pilot
             if not w_pilot.any():
@@ -267,10 +301,11 @@ def generate_events(
                     ids = particles.ids(take.size, rng) if particles is not None else None
                     if writer is not None:
                         sigma, error = moments.estimate()
-                        writer.write(
-                            EventChunk(weights, trials, p_ev, ids),
-                            RunState(sigma, error, w_max, moments.n),
-                        )
+                        with signals.critical():
+                            writer.write(
+                                EventChunk(weights, trials, p_ev, ids),
+                                RunState(sigma, error, w_max, moments.n),
+                            )
                     a = np.abs(weights)
                     over.add(a)
                     if keep and take.size:
@@ -288,17 +323,18 @@ def generate_events(
                     )
                 else:
                     status = "complete"
-    except KeyboardInterrupt:
-        status = "interrupted"
-        raise
-    except BaseException as exc:
-        status = f"failed: {type(exc).__name__}: {exc}"
-        raise
-    finally:
-        if writer is not None and not writer.finalized:
-            sigma, error = moments.estimate()
-            w_ref = w_max if math.isfinite(w_max) else 0.0
-            writer.finalize(RunState(sigma, error, w_ref, moments.n), status)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        except BaseException as exc:
+            status = f"failed: {type(exc).__name__}: {exc}"
+            raise
+        finally:
+            if writer is not None and not writer.finalized:
+                sigma, error = moments.estimate()
+                w_ref = w_max if math.isfinite(w_max) else 0.0
+                with signals.critical():
+                    writer.finalize(RunState(sigma, error, w_ref, moments.n), status)
     sigma, error = moments.estimate()
     if over.n and (over.excess_share > 0.01 or over.fraction > 0.1):
         message = (

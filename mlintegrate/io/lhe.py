@@ -80,7 +80,7 @@ class LHEWriter:
         self._offsets: list[np.ndarray] = []
         self._state = RunState(0.0, 0.0, 0.0, 0)
         self._status = "running"
-        self._head_size = len(self._head_text()) + _PAD
+        self._head_size = len(self._head_text().encode()) + _PAD
         self._file = InPlaceFile(self.path, self._head(), b"</LesHouchesEvents>\n")
 
     # ------------------------------------------------------------------ header
@@ -123,12 +123,14 @@ class LHEWriter:
         )
 
     def _head(self) -> bytes:
+        """The header and <init>, padded to the fixed size in bytes (UTF-8)."""
         text = self._head_text()
-        spare = self._head_size - len(text)
-        if spare < 0:  # a very long status: shorten it rather than fail
-            self._status = self._status[: max(len(self._status) + spare - 3, 10)] + "..."
+        while len(text.encode()) > self._head_size:  # a very long status: shorten it
+            if len(self._status) <= 13:
+                raise ValueError("LHE header metadata outgrew its padding")
+            self._status = self._status[: max(len(self._status) - 64, 10)] + "..."
             text = self._head_text()
-            spare = self._head_size - len(text)
+        spare = self._head_size - len(text.encode())
         return text.replace("<!--PAD-->", "<!--" + " " * (spare + 3) + "-->", 1).encode()
 
     # ------------------------------------------------------------------ events
@@ -174,6 +176,8 @@ class LHEWriter:
     def write(self, chunk: EventChunk, state: RunState) -> None:
         """Append one chunk's events and refresh the header (the file stays valid)."""
         e = np.asarray(chunk.weights, dtype=np.float64)
+        saved = (self._state, self.n_events, self._sum_e, self._max_e, self._all_unit)
+        saved += (self.flattened,)
         self._state = state
         self.n_events += e.size
         self._sum_e += float(e.sum())
@@ -184,8 +188,13 @@ class LHEWriter:
                 self.flattened += int(np.count_nonzero(e != 1.0))
             elif self.mode == "signed":
                 self.flattened += int(np.count_nonzero(np.abs(e) != 1.0))
-        body, offsets = self._body(chunk, self._scale()) if e.size else ("", None)
-        start = self._file.append(body.encode(), self._head())
+        try:
+            body, offsets = self._body(chunk, self._scale()) if e.size else ("", None)
+            start = self._file.append(body.encode(), self._head())
+        except BaseException:  # the file still holds the previous chunks: so do the counts
+            (self._state, self.n_events, self._sum_e, self._max_e, self._all_unit) = saved[:5]
+            self.flattened = saved[5]
+            raise
         if offsets is not None and self.mode in ("auto", "pb"):
             self._e.append(e)
             self._offsets.append(offsets + start)
