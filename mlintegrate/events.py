@@ -8,7 +8,14 @@
 3. σ ± δσ is the pooled estimate over every point evaluated (pilot included): they are
    i.i.d. from the same frozen proposal.
 
-Signed weights are allowed: events carry the sign.
+Signed weights are allowed: events carry the sign. Each event records ``trials``, the integrand
+calls since the previous kept event (Σ trials = calls up to the last event), so
+w_max · Σ weights / Σ trials is the trial-normalised σ that readers of LHEH5 compute.
+
+With a writer (:func:`mlintegrate.io.writers.open_event_writer`) every chunk is written as it
+completes, with σ of the calls so far; SIGINT and SIGTERM are held back while a chunk (or the
+end of the run) is being written, so the file and the counts quoted never disagree. The pilot's
+advice (``pilot_warnings``) and a report of excess overweights go to ``on_warning``.
 """
 
 from __future__ import annotations
