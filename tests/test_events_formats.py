@@ -58,7 +58,7 @@ def test_lheh5_field_semantics(qqg_events, tmp_path):
     ev = _generate(integ, process, 700, path)
     with h5py.File(path, "r") as f:
         assert f.attrs["status"] == "complete" and f.attrs["events"] == 700
-        assert list(f["version"][:]) == [2, 1, 0]
+        assert list(f["version"][:]) == [2, 6, 0]
         init = f["init"][:]
         np.testing.assert_array_equal(init, [11, -11, 45.6, 45.6, 0, 0, 0, 0, -4, 1])
         proc = f["procInfo"][:]
@@ -130,3 +130,19 @@ def test_missing_library_names_the_extra(tmp_path, monkeypatch):
     process, integ = qqg()
     with pytest.raises(ConfigError, match=r"h5py.*pip install 'mlintegrate\[formats\]'"):
         integ.generate(process, 10, out=tmp_path / "x.h5")
+
+
+def test_lheh5_reads_back_with_pylhe(qqg_events, tmp_path):
+    """pylhe's own LHEH5 reader (warnings as errors): σ, weights, trials, particles."""
+    from events_common import read_lhe
+
+    process, integ = qqg_events
+    path = tmp_path / "ev.h5"
+    ev = _generate(integ, process, 300, path)
+    init, events = read_lhe(path)
+    assert init.initInfo.weightingStrategy == -4 and len(events) == 300
+    assert init.procInfo[0].xSection == ev.cross_section
+    np.testing.assert_allclose([e.eventinfo.weight for e in events], ev.weights * ev.w_max)
+    assert [float(e.attributes["trials"]) for e in events] == ev.trials.tolist()
+    assert [int(q.id) for q in events[7].particles] == ev.pdg_ids[7].tolist()
+    assert [q.m for q in events[7].particles] == [0.0] * 5

@@ -2,7 +2,7 @@
 
 Datasets (float64 rows, column names in each dataset's ``properties`` attribute):
 
-* ``version`` (3,) int: 2, 1, 0.
+* ``version`` (3,) int: 2, 6, 0 (the LHEH5 version pylhe writes, v2.6.0).
 * ``init`` (10,): beamA, beamB, energyA, energyB, PDFgroupA, PDFgroupB, PDFsetA, PDFsetB,
   weightingStrategy (−4: weights in pb per trial, signs allowed), numProcesses (1).
 * ``procInfo`` (1, 6): procId, npLO, npNLO, xSection, error, unitWeight (pb; σ̂ ± δσ̂ pooled
@@ -88,7 +88,7 @@ class LHEH5Writer:
         self._max_weight = 0.0
         self._n_particles = 0
         f = self._h5 = h5py.File(self.path, "w")
-        f.create_dataset("version", data=np.array([2, 1, 0], dtype=np.int64))
+        f.create_dataset("version", data=np.array([2, 6, 0], dtype=np.int64))
         (b1, b2), (e1, e2) = layout.beam_ids, layout.beam_energies
         init = np.array([b1, b2, e1, e2, 0, 0, 0, 0, -4, 1], dtype=np.float64)
         f.create_dataset("init", data=init).attrs["properties"] = list(INIT_COLUMNS)
