@@ -132,3 +132,22 @@ def test_tiny_pilot_reports_overweights(qqg_integrator):
     assert ev.overweight_fraction > 0.1 and ev.overweight_sigma_share > ev.overweight_fraction
     assert any("of the events are overweight" in m for m in messages)
     assert ev.warnings == messages
+
+
+def test_cli_prints_the_overweight_share_and_the_advice(tmp_path, capsys):
+    """The issue's reproduction (seed 11, --pilot-calls 10): the command line warns, says
+    what to do, and prints the overweight share beside the efficiency."""
+    from mlintegrate import cli
+
+    out = tmp_path / "ev.lhe"
+    argv = ["generate", "ee_qqg", "--events", "3000", "--train-calls", "20000", "--seed", "11"]
+    argv += ["--pilot-calls", "10", "--lhe-weights", "unit", "--out", str(out)]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "warning: the pilot (10 calls) is small" in captured.err
+    assert "use --pilot-calls" in captured.err
+    assert "of the events are overweight" in captured.err
+    assert "--lhe-weights unit:" in captured.err and "weights are lost" in captured.err
+    line = next(s for s in captured.out.splitlines() if s.startswith("overweights"))
+    share = float(line.split()[1].rstrip("%"))
+    assert share > 10  # the 37 % of the issue, now printed

@@ -16,7 +16,9 @@ the per-event weight in pb whose file mean equals σ̂ exactly is
 which needs the final σ̂ and Σe: each chunk is written with C of the run so far (fixed-width
 fields) and the end of the run rewrites every XWGTUP in place with the final C (a killed
 file keeps the provisional C, its mean then differs from XSECUP by less than the statistical
-error). XMAXUP is max |XWGTUP|.
+error). XMAXUP is max |XWGTUP|. In a ``.lhe.gz`` file that final rewrite recompresses the file
+once through a temporary ``<name>.*.tmp`` beside it (removed on any error; only a SIGKILL at
+that moment leaves it); a ``.lhe`` file is patched in place.
 
 * ``auto`` (default): XWGTUP in pb as above; IDWTUP = 3 if every event has e = +1 (then all
   XWGTUP = σ̂), else IDWTUP = −4 (Pythia keeps each event's weight, overweights and signs).
