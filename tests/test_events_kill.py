@@ -90,11 +90,14 @@ def test_kill_9_leaves_a_readable_file(tmp_path, name):
     _kill9(tmp_path, name)
 
 
-def test_sigterm_leaves_a_valid_file(tmp_path):
+@pytest.mark.parametrize(
+    "sig", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)]
+)
+def test_sigterm_or_ctrl_c_leaves_a_valid_file(tmp_path, sig):
     path = tmp_path / "killed.lhe"
     proc = _start(path)
     _wait_for_events(path, proc, min_size=30_000)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     n, _, _, status = _read(path)
@@ -128,7 +131,12 @@ def test_interrupt_or_crash_is_labelled_in_the_file(tmp_path, exc, status):
     path = tmp_path / "partial.lhe"
     with pytest.raises(type(exc)):
         integ.generate(
-            _StopAfter(process, 3, exc), 10**6, out=path, pilot_calls=20_000, batch_size=20_000
+            _StopAfter(process, 3, exc),
+            10**6,
+            out=path,
+            pilot_calls=20_000,
+            batch_size=20_000,
+            on_warning=lambda message: None,
         )
     _, events = read_lhe(path)
     info = header(path)

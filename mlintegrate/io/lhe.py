@@ -52,10 +52,11 @@ _IDWTUP = {"unit": 3, "signed": -3, "pb": -4}
 
 
 def _num(x: float) -> str:
-    """Fixed width (23 characters) so a number can be rewritten in place."""
-    if not (x == 0.0 or 1e-99 < abs(x) < 1e99):
-        raise ValueError(f"cannot write {x!r} as an LHE number")
-    return f"{x: .16e}"
+    """Fixed width (23 characters) so a number can be rewritten in place; |x| < 1e-99 is
+    written as 0 (a three-digit exponent would change the width)."""
+    if not abs(x) < 1e99:
+        raise ValueError(f"cannot write {x!r} as an LHE number (|x| < 1e99 and finite)")
+    return f"{x if abs(x) >= 1e-99 else 0.0: .16e}"
 
 
 class LHEWriter:
