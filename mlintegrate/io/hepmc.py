@@ -65,6 +65,7 @@ class HepMCWriter:
         self._head = self._take()  # version and start lines: never change
         self._file = InPlaceFile(self.path, self._head, _FOOTER)
         self._status_at: int | None = None
+        self._status = np.where(np.arange(layout.masses.size) < layout.n_in, 4, 1).astype(np.int32)
 
     def _take(self) -> bytes:
         self._stream.flush()
@@ -74,20 +75,21 @@ class HepMCWriter:
         return data
 
     def _event(self, number: int, p: np.ndarray, ids: np.ndarray, weight: float, trials: int):
+        """One GenEvent from a HEPEVT-like record: incoming (status 4) → one vertex → outgoing."""
         hep, lay = self._hep, self.layout
         event = hep.GenEvent(hep.Units.GEV, hep.Units.MM)
+        event.from_hepevt(
+            number,
+            p[:, 1],
+            p[:, 2],
+            p[:, 3],
+            p[:, 0],
+            lay.masses,
+            ids.astype(np.int32),
+            self._status,
+            parents=lay.mothers,
+        )
         event.run_info = self._run
-        event.event_number = number
-        vertex = hep.GenVertex()
-        for i in range(lay.masses.size):
-            status = 4 if i < lay.n_in else 1
-            particle = hep.GenParticle((p[i, 1], p[i, 2], p[i, 3], p[i, 0]), int(ids[i]), status)
-            particle.generated_mass = float(lay.masses[i])
-            if i < lay.n_in:
-                vertex.add_particle_in(particle)
-            else:
-                vertex.add_particle_out(particle)
-        event.add_vertex(vertex)
         event.weights = [weight]
         event.attributes["trials"] = int(trials)
         return event

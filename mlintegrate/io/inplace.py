@@ -88,7 +88,7 @@ class InPlaceFile:
         try:
             with os.fdopen(fd, "wb") as raw, gzip.open(self.path, "rb") as src:
                 raw.write(_member(src.read(self.head_size), 0))
-                with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as dst:
+                with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as dst:
                     for block in _patched_blocks(src, offsets - self.head_size, fields):
                         dst.write(block)
             os.chmod(tmp, os.stat(self.path).st_mode & 0o777)

@@ -137,8 +137,24 @@ class LHEWriter:
         return text.replace("<!--PAD-->", "<!--" + " " * (spare + 3) + "-->", 1).encode()
 
     # ------------------------------------------------------------------ events
+    def _template(self) -> str:
+        """One %-format per event: trials, XWGTUP, then (id, px, py, pz, E) per particle."""
+        lay, n = self.layout, self.layout.masses.size
+        lines = [
+            '<event trials="%d">\n',
+            f" {n} 1 % .16e {_num(lay.scale)} {_num(lay.alpha_qed)} {_num(lay.alpha_qcd)}\n",
+        ]
+        for i in range(n):
+            lines.append(
+                f" %8d {lay.status[i]:>2d} {lay.mothers[i, 0]} {lay.mothers[i, 1]}"
+                f" {lay.colours[i, 0]} {lay.colours[i, 1]}"
+                f" % .16e % .16e % .16e % .16e {_num(lay.masses[i])} 0.0 9.0\n"
+            )
+        lines.append("</event>\n")
+        return "".join(lines)  # the constant parts hold no '%'
+
     def _body(self, chunk: EventChunk, c: float) -> tuple[str, np.ndarray]:
-        lay = self.layout
+        """The events' text and the offset of each XWGTUP field in it (fixed width 23)."""
         e = np.asarray(chunk.weights, dtype=np.float64)
         if self.mode == "unit":
             xw = np.ones_like(e)
@@ -146,35 +162,27 @@ class LHEWriter:
             xw = np.sign(e)
         else:
             xw = e * c
-        n = lay.masses.size
-        const = [
-            (
-                f" {lay.status[i]:>2d} {lay.mothers[i, 0]} {lay.mothers[i, 1]}"
-                f" {lay.colours[i, 0]} {lay.colours[i, 1]}",
-                f" {_num(lay.masses[i])} 0.0 9.0",
-            )
-            for i in range(n)
-        ]
-        info_tail = f" {_num(lay.scale)} {_num(lay.alpha_qed)} {_num(lay.alpha_qcd)}\n"
-        parts: list[str] = []
-        offsets = np.empty(e.size, dtype=np.int64)
-        pos = 0
-        rows = zip(chunk.momenta, chunk.pdg_ids, chunk.trials, strict=True)
-        for k, (p, ids, t) in enumerate(rows):
-            head = f'<event trials="{int(t)}">\n {n} 1 '
-            offsets[k] = pos + len(head)
-            lines = [head, _num(xw[k]), info_tail]
-            for i in range(n):
-                a, b = const[i]
-                lines.append(
-                    f" {ids[i]:>8d}{a} {_num(p[i, 1])} {_num(p[i, 2])} {_num(p[i, 3])}"
-                    f" {_num(p[i, 0])}{b}\n"
-                )
-            lines.append("</event>\n")
-            text = "".join(lines)
-            parts.append(text)
-            pos += len(text)
-        return "".join(parts), offsets
+        p = np.asarray(chunk.momenta, dtype=np.float64)
+        k, n = p.shape[:2]
+        if not np.all(np.abs(p) < 1e99) or not np.all(np.abs(xw) < 1e99):
+            raise ValueError("cannot write momenta or weights ≥ 1e99 (or NaN) to an LHE file")
+        p = np.where(np.abs(p) < 1e-99, 0.0, p)  # keep the exponent at two digits
+        xw = np.where(np.abs(xw) < 1e-99, 0.0, xw)
+        values = np.empty((k, 2 + 5 * n))
+        values[:, 0] = chunk.trials
+        values[:, 1] = xw
+        per = values[:, 2:].reshape(k, n, 5)
+        per[:, :, 0] = chunk.pdg_ids
+        per[:, :, 1:4] = p[:, :, 1:4]
+        per[:, :, 4] = p[:, :, 0]
+        template = self._template()
+        texts = [template % tuple(row) for row in values.tolist()]
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=k)
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+        # '<event trials="' (15) + digits + '">\n' (3) + f" {n} 1 " (4 + digits of n)
+        digits = np.char.str_len(np.asarray(chunk.trials, dtype=np.int64).astype(str))
+        offsets = starts + 15 + digits + 3 + 4 + len(str(n))
+        return "".join(texts), offsets
 
     def write(self, chunk: EventChunk, state: RunState) -> None:
         """Append one chunk's events and refresh the header (the file stays valid)."""
