@@ -139,6 +139,7 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         "process": f.name,
         "backend": integ.backend.name,
         "seed": _seed(args),
+        "calls_train": args.train_calls,
         "requested": args.events,
     }
     # the target is replaced now (status = running), so a stale file never passes for this run
@@ -296,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE", help="save the trained proposal (.npz)")
     p.add_argument("--load", metavar="FILE", help="start from a saved proposal")
 
-    g = sub.add_parser("generate", parents=[common], help="unweighted events to LHE or npz")
+    g = sub.add_parser(
+        "generate", parents=[common], help="unweighted events to LHE, HepMC3, LHEH5 or npz"
+    )
     g.add_argument("--events", type=_positive, required=True, metavar="N")
     g.add_argument(
         "--out",

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import backends as _backends
 from .backends.base import Backend
+from .errors import ConfigError
 from .events import EventSample, generate_events
 from .integrand import IntegrandError, evaluate, integrand_dim
 from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -281,9 +282,9 @@ class Integrator:
         """``n_events`` unweighted events from the frozen proposal (see ``mlintegrate.events``).
 
         ``out`` names the event file; its suffix picks the format (``.lhe``, ``.lhe.gz``,
-        ``.hepmc``, ``.h5``/``.hdf5``, ``.npz``; see :func:`mlintegrate.io.writers.
-        open_event_writer`), and the file is valid after every chunk, also when the run is
-        killed. ``lhe_weights`` (``auto``, ``unit``, ``signed``, ``pb``) picks the LHE weight
+        ``.hepmc``, ``.h5``/``.hdf5``, ``.npz``; see ``open_event_writer`` in
+        :mod:`mlintegrate.io.writers`), and the file is valid after every chunk, also when the
+        run is killed. ``lhe_weights`` (``auto``, ``unit``, ``signed``, ``pb``) picks the LHE weight
         strategy (:mod:`mlintegrate.io.lhe`). Instead of ``out`` a caller may pass a
         ``writer`` it opened itself (it is finalized here). ``keep=False`` holds no events in
         memory (only the file gets them). Advice on the pilot and on overweights goes to
@@ -294,7 +295,7 @@ class Integrator:
         pilot_calls = _positive_int("pilot_calls", pilot_calls)
         batch_size = _positive_int("batch_size", batch_size)
         if out is not None and writer is not None:
-            raise ValueError("give out= or writer=, not both")
+            raise ConfigError("generate: give out= or writer=, not both")
         if out is not None:
             meta = {
                 "generator": "mlintegrate",
