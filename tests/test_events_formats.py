@@ -114,6 +114,13 @@ def test_npz_events(qqg_events, tmp_path):
     np.testing.assert_array_equal(arrays["weights"], ev.weights)
     np.testing.assert_array_equal(arrays["trials"], ev.trials)
     assert not list(tmp_path.glob("*.tmp"))
+    # a test function has no particles: npz is its format (weights and trials only)
+    camel = mli.functions.get("camel", dim=2)
+    integ2 = mli.Integrator(mli.backends.Uniform(2), rng=0, progress=False)
+    ev2 = integ2.generate(camel, 200, out=tmp_path / "camel.npz", pilot_calls=20_000)
+    meta2, arrays2 = read_events(tmp_path / "camel.npz")
+    assert sorted(arrays2) == ["trials", "weights"] and meta2["events"] == 200
+    np.testing.assert_array_equal(arrays2["weights"], ev2.weights)
 
 
 def test_missing_library_names_the_extra(tmp_path, monkeypatch):

@@ -129,6 +129,7 @@ class _StopAfter:
 def test_interrupt_or_crash_is_labelled_in_the_file(tmp_path, exc, status):
     process, integ = qqg()
     path = tmp_path / "partial.lhe"
+    path.write_text("an old file that must not pass for this run's output\n")
     with pytest.raises(type(exc)):
         integ.generate(
             _StopAfter(process, 3, exc),
@@ -141,6 +142,7 @@ def test_interrupt_or_crash_is_labelled_in_the_file(tmp_path, exc, status):
     _, events = read_lhe(path)
     info = header(path)
     assert 0 < len(events) == int(info["events"]) and info["calls"] == "60000"
+    assert "old file" not in path.read_text()
     assert info["status"].startswith(status)
     if status == "failed: ":
         assert info["status"] == "failed: IntegrandError: NaN at 3 points"

@@ -18,7 +18,8 @@ fields) and the end of the run rewrites every XWGTUP in place with the final C (
 file keeps the provisional C, its mean then differs from XSECUP by less than the statistical
 error). XMAXUP is max |XWGTUP|. In a ``.lhe.gz`` file that final rewrite recompresses the file
 once through a temporary ``<name>.*.tmp`` beside it (removed on any error; only a SIGKILL at
-that moment leaves it); a ``.lhe`` file is patched in place.
+that moment leaves it); a ``.lhe`` file is patched in place. For that rewrite the writer keeps
+each event's e and the file offset of its XWGTUP (16 bytes an event).
 
 * ``auto`` (default): XWGTUP in pb as above; IDWTUP = 3 if every event has e = +1 (then all
   XWGTUP = σ̂), else IDWTUP = −4 (Pythia keeps each event's weight, overweights and signs).
