@@ -12,7 +12,9 @@ from events_common import read_lhe
 import mlintegrate as mli
 
 p8 = pytest.importorskip(
-    "pythia8mc", reason="Pythia 8 not installed: pip install 'mlintegrate[pythia]'"
+    "pythia8mc",
+    reason="Pythia 8 not importable: pip install 'mlintegrate[pythia]'",
+    exc_type=ImportError,
 )
 
 MB_PER_PB = 1e-9
