@@ -205,6 +205,9 @@ def _seed(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .events import sigterm_as_interrupt
+    from .io.writers import check_event_output, open_event_writer
+
     f = _integrand(parser, args)
     if args.calls is not None:
         parser.error(
@@ -213,35 +216,93 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         )
     _output_file(parser, "--out", args.out, args.force)
     _pilot_memory(f, args.pilot_calls)
-    if not str(args.out).endswith((".lhe", ".lhe.gz", ".npz")):
-        parser.error(f"--out {args.out}: use a name ending in .lhe, .lhe.gz or .npz")
-    if str(args.out).endswith((".lhe", ".lhe.gz")) and getattr(f, "particles", None) is None:
-        parser.error(f"{args.name} is not a physics process: LHE needs particles; use .npz")
-    integ = _integrator(parser, args, f)
-    if args.train_calls > 0:
-        integ.train(f, calls=args.train_calls)
     try:
-        ev = integ.generate(
-            f,
-            args.events,
-            out=args.out,
-            pilot_calls=args.pilot_calls,
-            keep=False,
-            metadata={"seed": _seed(args)},
-        )
+        check_event_output(args.out, f, args.lhe_weights)
+    except ConfigError as exc:
+        parser.error(f"--out {args.out}: {exc}")
+    integ = _integrator(parser, args, f)
+    meta = {
+        "generator": "mlintegrate",
+        "process": f.name,
+        "backend": integ.backend.name,
+        "seed": "continued from --load" if args.load and args.seed is None else _seed(args),
+        "calls_train": integ.history.calls + args.train_calls,
+        "requested": args.events,
+    }
+    # the target is replaced now (status = running), so a stale file never passes for this run
+    writer = open_event_writer(args.out, f, meta, lhe_weights=args.lhe_weights)
+    started = False
+
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    try:
+        with sigterm_as_interrupt():
+            if args.train_calls > 0:
+                integ.train(f, calls=args.train_calls)
+            started = True
+            ev = integ.generate(
+                f,
+                args.events,
+                pilot_calls=args.pilot_calls,
+                keep=False,
+                writer=writer,
+                on_warning=warn,
+            )
     except KeyboardInterrupt:
-        print(f"interrupted: {args.out} holds the events written so far", file=sys.stderr)
+        print(f"interrupted: {_what_exists(writer, started, 'interrupted')}", file=sys.stderr)
         return 130
+    except BaseException as exc:
+        reason = f"failed: {type(exc).__name__}: {exc}"
+        print(f"mlintegrate: {_what_exists(writer, started, reason)}", file=sys.stderr)
+        raise
     unit = getattr(f, "unit", "")
-    print(f"{args.events} events of {f.name} with {integ.backend.name} -> {args.out}")
+    print(f"{ev.events_made} events of {f.name} with {integ.backend.name} -> {args.out}")
     print(f"cross section  {ev.cross_section:.8g} ± {ev.error:.2g} {unit} ({ev.calls} calls)")
     print(f"w_max          {ev.w_max:.6g} (reduced: overweights carry 1e-3 of σ)")
     print(
         f"efficiency     {ev.efficiency:.3%} accepted per call (hit-or-miss over all "
         f"{ev.calls} points evaluated, pilot included)"
     )
-    print(f"time           {ev.time_s:.2f} s, {ev.n_requested / ev.time_s:.0f} events/s")
+    print(
+        f"overweights    {ev.overweight_fraction:.2%} of the events (|w|/w_max > 1), carrying "
+        f"{ev.overweight_sigma_share:.2%} of σ"
+    )
+    flattened = getattr(writer, "flattened", 0)
+    if flattened:
+        warn(
+            f"--lhe-weights {args.lhe_weights}: {flattened} events with weights ≠ 1 were "
+            "written with |XWGTUP| = 1 (their weights are lost); use --lhe-weights auto or pb"
+        )
+    print(f"time           {ev.time_s:.2f} s, {ev.events_made / ev.time_s:.0f} events/s")
     return 0
+
+
+def _what_exists(writer, started: bool, status: str) -> str:
+    """A true sentence about the event file after a run stopped early.
+
+    Stopped before the events began (training): the writer is closed here with ``status``.
+    Stopped while the end of the run was being written (a second Ctrl-C): nothing is retried.
+    """
+    from .io.writers import RunState
+
+    if not started and not writer.finalized:
+        try:
+            writer.finalize(RunState(0.0, 0.0, 0.0, 0), status)
+        except BaseException:  # noqa: BLE001 - another interrupt: report what is there
+            pass
+    if writer.finalized:
+        if writer.n_events == 0:
+            return f"{writer.path} holds no events (its header says status = {status})"
+        return (
+            f"{writer.path} holds the {writer.n_events} events of the completed chunks and σ "
+            f"over the calls made up to them (status = {status})"
+        )
+    return (
+        f"{writer.path} holds the {writer.n_events} events of the completed chunks, but the end "
+        "of the run was not written: its header says status = running, with σ (and weights) "
+        "as of the last completed chunk"
+    )
 
 
 def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

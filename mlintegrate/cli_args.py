@@ -114,9 +114,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--load", metavar="FILE", help="start from a saved proposal")
     _force_option(p, "the --json and --save files")
 
-    g = sub.add_parser("generate", parents=[common], help="unweighted events to LHE or npz")
+    g = sub.add_parser(
+        "generate", parents=[common], help="unweighted events to LHE, HepMC3, LHEH5 or npz"
+    )
     g.add_argument("--events", type=_positive, required=True, metavar="N")
-    g.add_argument("--out", required=True, metavar="FILE", help=".lhe, .lhe.gz or .npz")
+    g.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help=".lhe, .lhe.gz, .hepmc (HepMC3), .h5/.hdf5 (LHEH5) or .npz",
+    )
+    g.add_argument(
+        "--lhe-weights",
+        choices=("auto", "unit", "signed", "pb"),
+        default="auto",
+        help="LHE weights: auto (IDWTUP 3 if all events have unit weight, else -4 with "
+        "XWGTUP in pb), pb (-4), unit (3, weights flattened), signed (-3, ±1)",
+    )
     _backend_option(g)
     g.add_argument("--load", metavar="FILE", help="use a saved proposal")
     g.add_argument(

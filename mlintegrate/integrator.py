@@ -32,8 +32,7 @@ from .io.checkpoint import (
     save_checkpoint,
     saved_generator,
 )
-from .io.lhe import LHEWriter
-from .io.npz import NPZEventWriter
+from .io.writers import EventWriter, open_event_writer
 from .metrics import weight_metrics
 from .progress import progress_bar
 from .result import Result, combine_pooled, combine_predictable, estimate
@@ -280,34 +279,37 @@ class Integrator:
         max_calls: int | None = None,
         keep: bool = True,
         metadata: dict[str, Any] | None = None,
+        lhe_weights: str = "auto",
+        writer: EventWriter | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> EventSample:
         """``n_events`` unweighted events from the frozen proposal (see ``mlintegrate.events``).
 
-        ``out`` ending in ``.lhe`` / ``.lhe.gz`` writes a Les Houches file (processes only),
-        ``.npz`` a numpy file; either is valid even if the run is interrupted. ``keep=False``
-        holds no events in memory (only the file gets them).
+        ``out`` names the event file; its suffix picks the format (``.lhe``, ``.lhe.gz``,
+        ``.hepmc``, ``.h5``/``.hdf5``, ``.npz``; see ``open_event_writer`` in
+        :mod:`mlintegrate.io.writers`), and the file is valid after every chunk, also when the
+        run is killed. ``lhe_weights`` (``auto``, ``unit``, ``signed``, ``pb``) picks the LHE weight
+        strategy (:mod:`mlintegrate.io.lhe`). Instead of ``out`` a caller may pass a
+        ``writer`` it opened itself (it is finalized here). ``keep=False`` holds no events in
+        memory (only the file gets them). Advice on the pilot and on overweights goes to
+        ``on_warning`` (default: an :class:`~mlintegrate.events.EventWarning`).
         """
         self._check_integrand(integrand)
         n_events = _positive_int("n_events", n_events)
         pilot_calls = _positive_int("pilot_calls", pilot_calls)
         batch_size = _positive_int("batch_size", batch_size)
-        meta = {
-            "generator": "mlintegrate",
-            "process": getattr(integrand, "name", ""),
-            "backend": self.backend.name,
-            "calls_train": self.history.calls,
-            "requested": n_events,
-            **(metadata or {}),
-        }
-        writer = None
+        if out is not None and writer is not None:
+            raise ConfigError("generate: give out= or writer=, not both")
         if out is not None:
-            name = str(out)
-            if name.endswith((".lhe", ".lhe.gz")):
-                writer = LHEWriter(out, integrand, meta)
-            elif name.endswith(".npz"):
-                writer = NPZEventWriter(out, meta)
-            else:
-                raise ValueError(f"out={name!r}: use a name ending in .lhe, .lhe.gz or .npz")
+            meta = {
+                "generator": "mlintegrate",
+                "process": getattr(integrand, "name", ""),
+                "backend": self.backend.name,
+                "calls_train": self.history.calls,
+                "requested": n_events,
+                **(metadata or {}),
+            }
+            writer = open_event_writer(out, integrand, meta, lhe_weights=lhe_weights)
         return generate_events(
             self.sample,
             integrand,
@@ -319,6 +321,7 @@ class Integrator:
             writer=writer,
             keep=keep,
             progress=self.progress,
+            on_warning=on_warning,
         )
 
     # ------------------------------------------------------------------ persistence

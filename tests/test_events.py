@@ -1,62 +1,16 @@
-"""Unweighted events: LHE files read back by pylhe, distributions, interruptions."""
-
-import signal
-import subprocess
-import sys
-import time
-import warnings
-from pathlib import Path
+"""Unweighted events: distributions, overweights, trials, the pilot's advice."""
 
 import numpy as np
-import pylhe
 import pytest
+from events_common import qqg
 
 import mlintegrate as mli
-from mlintegrate.io.npz import read_events
+from mlintegrate.events import EventWarning, pilot_warnings
 
 
 @pytest.fixture(scope="module")
 def qqg_integrator():
-    process = mli.processes.get("ee_qqg")
-    integ = mli.Integrator(mli.backends.Vegas(process.dim), rng=5, progress=False)
-    integ.train(process, calls=100_000)
-    return process, integ
-
-
-def _read_lhe(path):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # pylhe turns parse errors into RuntimeWarnings
-        lhe = pylhe.LHEFile.fromfile(str(path))
-        return lhe.init, list(lhe.events)
-
-
-@pytest.mark.parametrize("suffix", [".lhe", ".lhe.gz"])
-def test_lhe_file_reads_back_exactly(qqg_integrator, tmp_path, suffix):
-    process, integ = qqg_integrator
-    path = tmp_path / f"events{suffix}"
-    ev = integ.generate(process, 3000, out=path, pilot_calls=50_000)
-    init, events = _read_lhe(path)
-    assert len(events) == ev.n_events == 3000
-    assert init.procInfo[0].xSection == pytest.approx(ev.cross_section, rel=1e-14)
-    assert init.procInfo[0].error == pytest.approx(ev.error, rel=1e-14)
-    assert init.initInfo.weightingStrategy == 3
-    assert init.procInfo[0].unitWeight >= 1.0
-    for k, event in enumerate(events):
-        assert event.eventinfo.nparticles == len(event.particles) == 5
-        p = np.array([[q.e, q.px, q.py, q.pz] for q in event.particles])
-        np.testing.assert_allclose(p, ev.momenta[k], atol=1e-9)
-        # momentum conservation in every written event
-        np.testing.assert_allclose(p[2:].sum(axis=0), p[:2].sum(axis=0), atol=1e-9)
-        ids = [int(q.id) for q in event.particles]
-        assert ids[:2] == [11, -11] and ids[4] == 21
-        assert ids[2] == -ids[3] and ids[2] in range(1, 6)
-        assert [int(q.status) for q in event.particles] == [-1, -1, 1, 1, 1]
-        # colour flow q(501) → g(502, 501) → q̄(0, 502)
-        assert (event.particles[2].color1, event.particles[4].color2) == (501, 501)
-        assert (event.particles[3].color2, event.particles[4].color1) == (502, 502)
-    weights = np.array([e.eventinfo.weight for e in events])
-    np.testing.assert_allclose(weights, ev.weights)
-    assert abs(ev.cross_section - process.exact) < 5 * ev.error
+    return qqg()
 
 
 def test_flavours_follow_the_charges(qqg_integrator):
@@ -110,7 +64,8 @@ def test_overweights_keep_sigma_unbiased():
     """Stopped by max_calls, every accepted event is kept: σ = w_max Σ weights / calls."""
     f = mli.functions.get("camel", dim=2)
     integ = mli.Integrator(mli.backends.Uniform(2), rng=3, progress=False)
-    ev = integ.generate(f, 10**9, pilot_calls=2_000, max_calls=400_000)  # small pilot
+    with pytest.warns(EventWarning, match="pilot"):  # small pilot: the advice says so
+        ev = integ.generate(f, 10**9, pilot_calls=2_000, max_calls=400_000)
     assert not ev.complete and ev.calls == 400_000
     assert ev.overweight_fraction > 0 and np.any(ev.weights > 1)
     sigma_events = ev.w_max * ev.weights.sum() / ev.calls
@@ -132,89 +87,67 @@ def test_efficiency_counts_acceptances_over_every_point_evaluated(qqg_integrator
     assert ev.efficiency == pytest.approx(expected, rel=0.1)
 
 
-def test_npz_events(tmp_path, qqg_integrator):
+def test_trials_count_the_calls_between_kept_events(qqg_integrator):
+    """trials ≥ 1, Σ trials = the calls up to the last event, and w_max Σe / Σ trials is the
+    trial-normalised σ readers compute (agrees with the pooled σ within errors)."""
     process, integ = qqg_integrator
-    path = tmp_path / "ev.npz"
-    ev = integ.generate(process, 500, out=path, pilot_calls=20_000)
-    meta, arrays = read_events(path)
-    assert meta["status"] == "complete" and meta["events"] == 500
-    np.testing.assert_array_equal(arrays["momenta"], ev.momenta)
-    np.testing.assert_array_equal(arrays["weights"], ev.weights)
+    ev = integ.generate(process, 4000, pilot_calls=20_000, batch_size=20_000)
+    assert ev.trials.shape == ev.weights.shape and ev.trials.min() >= 1
+    assert ev.trials.sum() <= ev.calls
+    assert ev.trials.sum() > ev.calls - 20_000  # only the last chunk's tail is not counted
+    sigma_trials = ev.w_max * ev.weights.sum() / ev.trials.sum()
+    err = ev.w_max * np.sqrt(np.sum(ev.weights**2)) / ev.trials.sum()
+    assert abs(sigma_trials - ev.cross_section) < 5 * np.hypot(err, ev.error)
 
 
-class _InterruptAfter:
-    """Wraps a process and raises KeyboardInterrupt on the k-th call (as Ctrl-C would)."""
-
-    def __init__(self, process, calls):
-        self.process, self.left = process, calls
-        self.dim, self.name = process.dim, process.name
-        self.particles, self.momenta = process.particles, process.momenta
-        self.incoming, self.outgoing_masses = process.incoming, process.outgoing_masses
-        self.sqrt_s, self.incoming_momenta = process.sqrt_s, process.incoming_momenta
-
-    def __call__(self, u):
-        self.left -= 1
-        if self.left < 0:
-            raise KeyboardInterrupt
-        return self.process(u)
+def test_trials_over_all_calls_when_every_event_is_kept():
+    """With max_calls every accepted point is an event: Σ trials = index of the last + 1."""
+    f = mli.functions.get("camel", dim=2)
+    integ = mli.Integrator(mli.backends.Uniform(2), rng=4, progress=False)
+    ev = integ.generate(f, 10**9, pilot_calls=20_000, batch_size=10_000, max_calls=60_000)
+    assert ev.n_events == ev.accepted
+    calls_at = np.cumsum(ev.trials) - 1  # global call index of each kept point
+    assert calls_at[-1] < ev.calls and np.all(np.diff(calls_at) > 0)
 
 
-def test_interrupted_run_leaves_a_valid_file(qqg_integrator, tmp_path):
-    process, integ = qqg_integrator
-    path = tmp_path / "partial.lhe"
-    with pytest.raises(KeyboardInterrupt):
-        integ.generate(
-            _InterruptAfter(process, 3), 10**6, out=path, pilot_calls=20_000, batch_size=20_000
-        )
-    init, events = _read_lhe(path)
-    assert 0 < len(events) < 10**6
-    header = path.read_text().split("</header>")[0]
-    assert "status = interrupted" in header and f"events = {len(events)}" in header
-    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob("*.events"))
+def test_pilot_advice_names_the_dominating_weight():
+    """One weight 950× the mean (as seed 2 of the issue) sets w_max: the advice says so."""
+    w = np.random.default_rng(0).exponential(size=100_000)
+    clean = pilot_warnings(w, mli.metrics.reduced_max_weight(w), 20_000)
+    assert clean == []
+    w[17] = 950 * w.mean()
+    advice = pilot_warnings(w, mli.metrics.reduced_max_weight(w), 20_000)
+    assert any("one pilot weight" in a and "--pilot-calls" in a for a in advice)
 
 
-def test_sigterm_leaves_a_valid_file(tmp_path):
-    exe = Path(sys.executable).parent / "mlintegrate"
-    path = tmp_path / "killed.lhe"
-    proc = subprocess.Popen(
-        [
-            str(exe),
-            "generate",
-            "ee_qqg",
-            "--events",
-            "100000000",
-            "--train-calls",
-            "20000",
-            "--pilot-calls",
-            "20000",
-            "--seed",
-            "1",
-            "--out",
-            str(path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 60
-    body = None
-    while time.time() < deadline and body is None:  # wait until events are being written
-        time.sleep(0.5)
-        found = list(tmp_path.glob("killed.lhe.*.events"))
-        if found and found[0].stat().st_size > 10_000:
-            body = found[0]
-    assert body is not None, "no events were written within 60 s"
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert b"interrupted" in err
-    _, events = _read_lhe(path)
-    assert len(events) > 0
-    assert "status = interrupted" in path.read_text()[:2000]
+def test_tiny_pilot_reports_overweights(qqg_integrator):
+    """--pilot-calls 10 (the issue: 37 % overweights while "efficiency 32 %" was printed):
+    the pilot advice and the overweight share are both reported."""
+    process, _ = qqg_integrator
+    integ = mli.Integrator(mli.backends.Vegas(process.dim), rng=11, progress=False)
+    integ.train(process, calls=20_000)
+    messages = []
+    ev = integ.generate(process, 5000, pilot_calls=10, on_warning=messages.append)
+    assert "pilot (10 calls) is small" in messages[0]
+    assert ev.overweight_fraction > 0.1 and ev.overweight_sigma_share > ev.overweight_fraction
+    assert any("of the events are overweight" in m for m in messages)
+    assert ev.warnings == messages
 
 
-def test_lhe_needs_a_process(tmp_path):
-    integ = mli.Integrator(mli.backends.Uniform(2), rng=0, progress=False)
-    with pytest.raises(ValueError, match="LHE output needs a physics process"):
-        integ.generate(mli.functions.get("camel"), 10, out=tmp_path / "x.lhe")
-    with pytest.raises(ValueError, match=r"\.lhe, \.lhe\.gz or \.npz"):
-        integ.generate(mli.functions.get("camel"), 10, out=tmp_path / "x.txt")
+def test_cli_prints_the_overweight_share_and_the_advice(tmp_path, capsys):
+    """The issue's reproduction (seed 11, --pilot-calls 10): the command line warns, says
+    what to do, and prints the overweight share beside the efficiency."""
+    from mlintegrate import cli
+
+    out = tmp_path / "ev.lhe"
+    argv = ["generate", "ee_qqg", "--events", "3000", "--train-calls", "20000", "--seed", "11"]
+    argv += ["--pilot-calls", "10", "--lhe-weights", "unit", "--out", str(out)]
+    assert cli.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "warning: the pilot (10 calls) is small" in captured.err
+    assert "use --pilot-calls" in captured.err
+    assert "of the events are overweight" in captured.err
+    assert "--lhe-weights unit:" in captured.err and "weights are lost" in captured.err
+    line = next(s for s in captured.out.splitlines() if s.startswith("overweights"))
+    share = float(line.split()[1].rstrip("%"))
+    assert share > 10  # the 37 % of the issue, now printed

@@ -1,0 +1,32 @@
+"""Helpers shared by the event tests: one trained ee_qqg proposal, strict readers."""
+
+import functools
+import warnings
+
+import pylhe
+
+import mlintegrate as mli
+
+
+@functools.lru_cache(maxsize=1)
+def qqg():
+    """(process, integrator) with VEGAS trained on ee_qqg (seed 5), built once per session."""
+    process = mli.processes.get("ee_qqg")
+    integ = mli.Integrator(mli.backends.Vegas(process.dim), rng=5, progress=False)
+    integ.train(process, calls=100_000)
+    return process, integ
+
+
+def read_lhe(path):
+    """(init, events) through pylhe with warnings as errors (it stops silently otherwise)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pylhe turns parse errors into RuntimeWarnings
+        lhe = pylhe.LHEFile.fromfile(str(path))
+        return lhe.init, list(lhe.events)
+
+
+def header(path) -> dict[str, str]:
+    """The key = value lines of the <mlintegrate> header block of a plain .lhe file."""
+    text = open(path).read(20_000).split("<mlintegrate>")[1].split("</mlintegrate>")[0]
+    pairs = (line.split(" = ", 1) for line in text.strip().splitlines())
+    return {k.strip(): v.strip() for k, v in pairs}
