@@ -15,15 +15,19 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import backends as _backends
-from . import memory, processes
+from . import memory
 from .cli_args import DEFAULT_TRAIN_CALLS, build_parser
-from .cli_output import print_table
 from .config import parse_assignment
 from .errors import ConfigError, MLIntegrateError
-from .integrator import Integrator
-from .report import compare, write_report
+
+if TYPE_CHECKING:
+    from .integrator import Integrator
+
+# processes (numba), the integrator and the report (scipy, matplotlib) load in the commands
+# that use them, so --help and --version start in a fraction of a second
 
 __all__ = ["build_parser", "main"]
 
@@ -88,6 +92,8 @@ def _pilot_memory(f, pilot_calls: int) -> None:
 
 
 def _integrand(parser: argparse.ArgumentParser, args: argparse.Namespace):
+    from . import processes
+
     name = args.name
     if name not in processes.names():
         parser.error(f"unknown integrand {name!r}; valid names: {', '.join(processes.names())}")
@@ -148,6 +154,8 @@ def _integrator(parser: argparse.ArgumentParser, args: argparse.Namespace, f) ->
 
     The loaded proposal is checked against the integrand (its fingerprint) when first used.
     """
+    from .integrator import Integrator
+
     if args.load:
         if args.set:
             parser.error(
@@ -173,6 +181,8 @@ def _integrator(parser: argparse.ArgumentParser, args: argparse.Namespace, f) ->
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from . import processes
+
     print("integrands and processes (mlintegrate integrate NAME / compare NAME):")
     for name, text in processes.describe().items():
         print(f"  {name:12s} {text}")
@@ -306,6 +316,9 @@ def _what_exists(writer, started: bool, status: str) -> str:
 
 
 def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .cli_output import print_table
+    from .report import compare, write_report
+
     f = _integrand(parser, args)
     names = _backend_names(parser, args.backends)
     _output_dir(parser, "--out", args.out, args.force)

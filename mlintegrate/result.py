@@ -31,7 +31,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from .metrics import WeightMetrics
 
@@ -67,6 +66,8 @@ def _chi2(estimates: list[Estimate], mean: float) -> tuple[float, int, float]:
         return 0.0, 0, 1.0
     chi2 = sum(((e.mean - mean) / e.sdev) ** 2 for e in estimates if e.sdev > 0)
     dof = len(estimates) - 1
+    from scipy import stats  # here: importing scipy.stats costs a quarter second
+
     return float(chi2), dof, float(stats.chi2.sf(chi2, dof))
 
 

@@ -3,8 +3,8 @@
 Named backends (``get(name, dim, **settings)``): ``uniform``, ``vegas``, ``flow``. Wrappers that
 are backends too: :class:`Mixture` (q = Σ α_k q_k) and :class:`Mapped` (a proposal in the
 pre-image of a :class:`~.bijections.Bijection`). :func:`build` rebuilds any of them, nested,
-from ``backend.spec()``. Torch-backed classes load on first use, so ``import mlintegrate`` and
-the command line's ``list`` and ``--help`` never import torch.
+from ``backend.spec()``. Every class loads on first use, so ``import mlintegrate`` and the command
+line's ``--help`` import neither torch nor numba, and ``list`` never imports torch.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .base import Backend
-from .bijections import Bijection, BreitWignerMap, DietMap, LogMap, VegasMap, build_bijection
-from .mapped import Mapped
-from .mixture import Mixture
-from .uniform import Uniform
-from .vegas import Vegas, VegasConfig
 
 if TYPE_CHECKING:
+    from .bijections import Bijection, BreitWignerMap, DietMap, LogMap, VegasMap
     from .flow import Flow, FlowConfig
+    from .mapped import Mapped
+    from .mixture import Mixture
+    from .uniform import Uniform
+    from .vegas import Vegas, VegasConfig
 
 __all__ = [
     "Backend",
@@ -56,6 +56,16 @@ _CONFIGS = {
 _LAZY = {
     "Flow": "mlintegrate.backends.flow:Flow",
     "FlowConfig": "mlintegrate.backends.flow:FlowConfig",
+    "Bijection": "mlintegrate.backends.bijections:Bijection",
+    "BreitWignerMap": "mlintegrate.backends.bijections:BreitWignerMap",
+    "DietMap": "mlintegrate.backends.bijections:DietMap",
+    "LogMap": "mlintegrate.backends.bijections:LogMap",
+    "VegasMap": "mlintegrate.backends.bijections:VegasMap",
+    "Mapped": "mlintegrate.backends.mapped:Mapped",
+    "Mixture": "mlintegrate.backends.mixture:Mixture",
+    "Uniform": "mlintegrate.backends.uniform:Uniform",
+    "Vegas": "mlintegrate.backends.vegas:Vegas",
+    "VegasConfig": "mlintegrate.backends.vegas:VegasConfig",
 }
 
 
@@ -98,6 +108,8 @@ def build(spec: dict[str, Any]) -> Backend:
         raise ConfigError(f"a backend spec is {{'backend': name, 'config': {{...}}}}, got {spec!r}")
     name, config = spec.get("backend"), dict(spec["config"])
     if name == "mixture":
+        from .mixture import Mixture
+
         return Mixture(
             [build(c) for c in config["components"]],
             config["weights"],
@@ -106,6 +118,9 @@ def build(spec: dict[str, Any]) -> Backend:
             config.get("moment", 2.0),
         )
     if name == "mapped":
+        from .bijections import build_bijection
+        from .mapped import Mapped
+
         return Mapped(
             build(config["inner"]),
             build_bijection(config["bijection"]),

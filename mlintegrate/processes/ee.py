@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate
 
 from ..phasespace import DALITZ_DIM, three_body_dalitz
 from .particles import Particles
@@ -176,6 +175,8 @@ def qqg_reference(
             return (1.0 + x1 * x1) * math.log(t) - 2.0 * t + 0.5 * t * t
 
         return (big_f(x1 - y) - big_f(y)) / (1.0 - x1)
+
+    from scipy import integrate  # imported on use: scipy costs start-up time
 
     value, _ = integrate.quad(inner, 2 * y, 1 - y, epsabs=0.0, epsrel=1e-13, limit=200)
     charge2 = sum(q * q for q in QUARK_CHARGES[:n_flavours])

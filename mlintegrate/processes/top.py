@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate
 
 from ..phasespace.kinematics import dot, mass2
 from .particles import Particles
@@ -64,6 +63,8 @@ def top_decay_reference(m_top: float = M_TOP, m_b: float = 0.0) -> float:
         (peak, peak + 20 * M_W * WIDTH_W),
         (peak + 20 * M_W * WIDTH_W, s_max),
     ]
+    from scipy import integrate  # imported on use: scipy costs start-up time
+
     total = 0.0
     for lo, hi in parts:
         value, _ = integrate.quad(integrand, lo, hi, epsabs=0.0, epsrel=1e-13, limit=400)
