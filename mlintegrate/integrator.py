@@ -13,6 +13,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from .io.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .io.lhe import LHEWriter
 from .io.npz import NPZEventWriter
 from .metrics import weight_metrics
+from .parallel import DEFAULT_CHUNK_SIZE, ParallelIntegrand, check_chunk_size, check_executor
 from .progress import progress_bar
 from .result import Estimate, Result, combine_pooled, combine_weighted, estimate
 from .rng import RngLike, as_generator
@@ -82,9 +84,20 @@ class Integrator:
         backend: the proposal (``mli.backends.Vegas(dim=4)``, ...).
         rng: int seed or numpy Generator; every random number of the run comes from it.
         progress: show a progress bar (None: only when stderr is a terminal).
+        executor: evaluate the integrand over this ``concurrent.futures.Executor`` (a process
+            pool, ``dask_client.get_executor()``, ``MPIPoolExecutor``) in chunks of
+            ``chunk_size`` points; the numbers are the same for any executor (see
+            ``mlintegrate.parallel``).
     """
 
-    def __init__(self, backend: Backend, rng: RngLike = None, progress: bool | None = None):
+    def __init__(
+        self,
+        backend: Backend,
+        rng: RngLike = None,
+        progress: bool | None = None,
+        executor: Executor | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ):
         if not isinstance(backend, Backend):
             raise TypeError(
                 f"backend must be an mlintegrate backend (one of {_backends.names()}), "
@@ -94,6 +107,8 @@ class Integrator:
         self.rng = as_generator(rng)
         self.progress = progress
         self.history = TrainingHistory()
+        self.executor = None if executor is None else check_executor(executor)
+        self.chunk_size = check_chunk_size(chunk_size)
 
     @property
     def dim(self) -> int:
@@ -113,6 +128,12 @@ class Integrator:
                 f"dimension mismatch: the integrand has dim={dim} but the backend has "
                 f"dim={self.dim}; build the backend with dim={dim}"
             )
+
+    def _distributed(self, integrand: Integrand) -> Integrand:
+        """The integrand as evaluated by this integrator: over the executor, if any."""
+        if self.executor is None:
+            return integrand
+        return ParallelIntegrand(integrand, self.executor, self.chunk_size)
 
     def _batch(
         self, integrand: Integrand, n: int
@@ -143,6 +164,7 @@ class Integrator:
         uninterrupted run.
         """
         self._check_integrand(integrand)
+        integrand = self._distributed(integrand)
         calls = _positive_int("calls", calls)
         batch = self.backend.default_batch_size(calls) if batch_size is None else batch_size
         batch = _positive_int("batch_size", batch)
@@ -209,6 +231,7 @@ class Integrator:
         returned in ``Result.weights`` with ``keep_weights``.
         """
         self._check_integrand(integrand)
+        integrand = self._distributed(integrand)
         calls = _positive_int("calls", calls)
         iterations = _positive_int("iterations", iterations)
         batch_size = _positive_int("batch_size", batch_size)
@@ -280,6 +303,7 @@ class Integrator:
         holds no events in memory (only the file gets them).
         """
         self._check_integrand(integrand)
+        evaluated = self._distributed(integrand)  # before any file is opened
         n_events = _positive_int("n_events", n_events)
         pilot_calls = _positive_int("pilot_calls", pilot_calls)
         batch_size = _positive_int("batch_size", batch_size)
@@ -302,7 +326,7 @@ class Integrator:
                 raise ValueError(f"out={name!r}: use a name ending in .lhe, .lhe.gz or .npz")
         return generate_events(
             self.sample,
-            integrand,
+            evaluated,
             n_events,
             rng=self.rng,
             pilot_calls=pilot_calls,
