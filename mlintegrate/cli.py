@@ -7,6 +7,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from . import backends as _backends
@@ -16,6 +17,7 @@ from .errors import ConfigError
 from .integrand import IntegrandError
 from .integrator import Integrator
 from .io.checkpoint import CheckpointError
+from .parallel import open_executor
 from .report import compare, table_cells, write_report
 
 __all__ = ["main"]
@@ -130,6 +132,7 @@ def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
         backend = args.backend or "vegas"
         _backend_names(parser, backend)
         integ = Integrator(_make_backend(parser, backend, f.dim, args.set), rng=_seed(args))
+    integ.executor = args.executor
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     if args.save:
@@ -160,6 +163,7 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         backend = args.backend or "vegas"
         _backend_names(parser, backend)
         integ = Integrator(_make_backend(parser, backend, f.dim, args.set), rng=_seed(args))
+    integ.executor = args.executor
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     try:
@@ -184,6 +188,15 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     )
     print(f"time           {ev.time_s:.2f} s, {ev.n_requested / ev.time_s:.0f} events/s")
     return 0
+
+
+def _executor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AbstractContextManager:
+    """The executor of --workers N / --dask ADDRESS (None: serial), shut down at the end."""
+    if args.workers is not None and args.dask is not None:
+        parser.error("--workers and --dask exclude each other (a Dask cluster has its own workers)")
+    if args.command == "compare" and (args.workers is not None or args.dask is not None):
+        parser.error("--workers and --dask apply to integrate and generate; compare runs serially")
+    return open_executor(args.workers, args.dask)
 
 
 def _print_table(results) -> None:
@@ -262,6 +275,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MAP",
         help="processes: diet (default), rambo, or dalitz (ee_qqg: cuts on the cube's faces)",
     )
+    common.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="evaluate the integrand in N local processes (same numbers as serial)",
+    )
+    common.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="evaluate the integrand on the Dask cluster of this scheduler (tcp://host:8786)",
+    )
 
     p = sub.add_parser("integrate", parents=[common], help="integrate with one backend")
     p.add_argument(
@@ -323,11 +349,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list(args)
-        if args.command == "integrate":
-            return _cmd_integrate(args, parser)
-        if args.command == "generate":
-            return _cmd_generate(args, parser)
-        return _cmd_compare(args, parser)
+        with _executor(parser, args) as args.executor:
+            if args.command == "integrate":
+                return _cmd_integrate(args, parser)
+            if args.command == "generate":
+                return _cmd_generate(args, parser)
+            return _cmd_compare(args, parser)
     except (IntegrandError, CheckpointError, ValueError, OSError) as exc:
         print(f"mlintegrate: error: {exc}", file=sys.stderr)
         return 1
