@@ -141,27 +141,25 @@ def _describe(executor: Executor) -> str:
 
 
 def _payload(integrand: Any, executor: Executor) -> _Payload:
-    """Pickle ``integrand`` once for the workers, or say in one line why it cannot be."""
-    try:
-        data = pickle.dumps(integrand, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # noqa: BLE001 - pickle raises many kinds
-        data = None
-        reason = f"{type(exc).__name__}: {exc}"
-    if data is None and _is_dask(executor):
-        import cloudpickle  # a dependency of dask: closures travel by value
+    """Pickle ``integrand`` once for the workers, or say in one line why it cannot be.
 
-        try:
-            data = cloudpickle.dumps(integrand, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # noqa: BLE001
-            reason = f"{type(exc).__name__}: {exc}"
-    if data is None:
+    Dask gets cloudpickle (its own choice for functions: closures and ``__main__`` objects
+    travel by value, everything importable by reference); other executors the standard pickle.
+    """
+    if _is_dask(executor):
+        import cloudpickle as dumper  # a dependency of distributed
+    else:
+        dumper = pickle
+    try:
+        data = dumper.dumps(integrand, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - pickling raises many kinds
         name = getattr(integrand, "name", None) or type(integrand).__name__
         raise ParallelError(
             f"integrand {name!r} cannot be sent to the workers of {_describe(executor)} "
-            f"({reason}); define |M|², cuts and any phase-space map as module-level "
-            "functions (or use a built-in process), or use Dask (--dask), which sends "
-            "closures with cloudpickle"
-        )
+            f"({type(exc).__name__}: {exc}); define |M|², cuts and any phase-space map as "
+            "module-level functions (or use a built-in process), or use Dask (--dask), which "
+            "sends closures with cloudpickle"
+        ) from exc
     return _Payload(hashlib.sha256(data).hexdigest(), data)
 
 
