@@ -328,3 +328,46 @@ def test_mpi_pool_executor_is_an_executor():
         "mpi4py.futures", reason="mpi4py is not installed (pip install mpi4py + an MPI library)"
     )
     assert issubclass(futures.MPIPoolExecutor, par.Executor)
+
+
+_MPI_SCRIPT = """
+import sys
+import mlintegrate as mli
+from mpi4py.futures import MPIPoolExecutor
+
+def run(executor):
+    f = mli.processes.get("ee_mumu")
+    integ = mli.Integrator(mli.backends.Vegas(dim=f.dim), rng=11, progress=False,
+                           executor=executor, chunk_size=500)
+    integ.train(f, calls=3000)
+    res = integ.integrate(f, calls=3000)
+    return res.mean, res.sdev
+
+if __name__ == "__main__":
+    with MPIPoolExecutor() as pool:
+        parallel = run(pool)
+    print(repr((parallel, run(None))))
+"""
+
+
+@pytest.mark.slow
+def test_mpi_pool_executor_gives_the_serial_numbers(tmp_path):
+    """``mpiexec -n 3 python -m mpi4py.futures script.py``: rank 0 drives, ranks 1-2 evaluate."""
+    import ast
+    import shutil
+    import subprocess
+    import sys
+
+    pytest.importorskip("mpi4py.futures", reason="mpi4py is not installed (the 'mpi' extra)")
+    bindir = os.path.dirname(sys.executable)
+    mpiexec = shutil.which("mpiexec") or shutil.which("mpiexec", path=bindir)
+    if mpiexec is None:
+        pytest.skip("mpi4py is installed but no mpiexec is on PATH (install an MPI library)")
+    script = tmp_path / "mpi_run.py"
+    script.write_text(_MPI_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [mpiexec, "-n", "3", sys.executable, "-m", "mpi4py.futures", str(script)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    parallel, serial = ast.literal_eval(out.stdout.strip().splitlines()[-1])
+    assert parallel == serial
