@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -180,6 +181,17 @@ def _integrator(parser: argparse.ArgumentParser, args: argparse.Namespace, f) ->
     return Integrator(_backends_of(parser, backend, f.dim, args.set)[0], rng=_seed(args))
 
 
+def _executor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AbstractContextManager:
+    """The executor of --workers N / --dask ADDRESS (None: serial), shut down at the end."""
+    from .parallel import open_executor
+
+    if args.workers is not None and args.dask is not None:
+        parser.error("--workers and --dask exclude each other (a Dask cluster has its own workers)")
+    if args.command == "compare" and (args.workers is not None or args.dask is not None):
+        parser.error("--workers and --dask apply to integrate and generate; compare runs serially")
+    return open_executor(args.workers, args.dask)
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from . import processes
 
@@ -197,6 +209,7 @@ def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     _distinct(parser, **{"--json": args.json, "--save": args.save, "--load": args.load})
     memory.require_weights(args.calls, "--calls")
     integ = _integrator(parser, args, f)
+    integ.executor = args.executor
     if args.train_calls > 0:
         integ.train(f, calls=args.train_calls)
     if args.save:
@@ -231,6 +244,7 @@ def _cmd_generate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
     except ConfigError as exc:
         parser.error(f"--out {args.out}: {exc}")
     integ = _integrator(parser, args, f)
+    integ.executor = args.executor
     meta = {
         "generator": "mlintegrate",
         "process": f.name,
@@ -356,11 +370,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list(args)
-        if args.command == "integrate":
-            return _cmd_integrate(args, parser)
-        if args.command == "generate":
-            return _cmd_generate(args, parser)
-        return _cmd_compare(args, parser)
+        with _executor(parser, args) as args.executor:
+            if args.command == "integrate":
+                return _cmd_integrate(args, parser)
+            if args.command == "generate":
+                return _cmd_generate(args, parser)
+            return _cmd_compare(args, parser)
     except MLIntegrateError as exc:
         print(f"mlintegrate: error: {exc}", file=sys.stderr)
         return 1

@@ -87,6 +87,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="random seed of the whole run (default 0; with --load: continue the saved one)",
     )
     common.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="evaluate the integrand in N local processes (same numbers as serial)",
+    )
+    common.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="evaluate the integrand on the Dask cluster of this scheduler (tcp://host:8786)",
+    )
+    common.add_argument(
         "--set",
         action="append",
         default=[],

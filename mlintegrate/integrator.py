@@ -13,6 +13,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict
 from typing import Any
 
@@ -34,6 +35,7 @@ from .io.checkpoint import (
 )
 from .io.writers import EventWriter, open_event_writer
 from .metrics import weight_metrics
+from .parallel import DEFAULT_CHUNK_SIZE, ParallelIntegrand, check_chunk_size, check_executor
 from .progress import progress_bar
 from .result import Result, combine_pooled, combine_predictable, estimate
 from .rng import RngLike, as_generator
@@ -56,9 +58,20 @@ class Integrator:
         backend: the proposal (``mli.backends.Vegas(dim=4)``, ...).
         rng: int seed or numpy Generator; every random number of the run comes from it.
         progress: show a progress bar (None: only when stderr is a terminal).
+        executor: evaluate the integrand over this ``concurrent.futures.Executor`` (a process
+            pool, ``dask_client.get_executor()``, ``MPIPoolExecutor``) in chunks of
+            ``chunk_size`` points; the numbers are the same for any executor (see
+            ``mlintegrate.parallel``).
     """
 
-    def __init__(self, backend: Backend, rng: RngLike = None, progress: bool | None = None):
+    def __init__(
+        self,
+        backend: Backend,
+        rng: RngLike = None,
+        progress: bool | None = None,
+        executor: Executor | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ):
         if not isinstance(backend, Backend):
             raise TypeError(
                 f"backend must be an mlintegrate backend (one of {_backends.names()}), "
@@ -74,6 +87,8 @@ class Integrator:
         self._trained_on: Integrand | None = None
         # (path, fingerprint) of a loaded proposal, checked against the first integrand used
         self._unverified: tuple[str, dict[str, Any]] | None = None
+        self.executor = None if executor is None else check_executor(executor)
+        self.chunk_size = check_chunk_size(chunk_size)
 
     @property
     def dim(self) -> int:
@@ -112,6 +127,12 @@ class Integrator:
             )
         self._unverified = None
 
+    def _distributed(self, integrand: Integrand) -> Integrand:
+        """The integrand as evaluated by this integrator: over the executor, if any."""
+        if self.executor is None:
+            return integrand
+        return ParallelIntegrand(integrand, self.executor, self.chunk_size)
+
     def _batch(
         self, integrand: Integrand, n: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
@@ -141,6 +162,7 @@ class Integrator:
         uninterrupted run.
         """
         self._check_integrand(integrand)
+        integrand = self._distributed(integrand)
         calls = _positive_int("calls", calls)
         batch = self.backend.default_batch_size(calls) if batch_size is None else batch_size
         batch = _positive_int("batch_size", batch)
@@ -221,6 +243,7 @@ class Integrator:
             raise ConfigError(f"iterations ({iterations}) cannot exceed calls ({calls})")
         memory.require_weights(calls)
         self._check_integrand(integrand)
+        integrand = self._distributed(integrand)
         weights = np.empty(calls)
         t_prop = t_f = 0.0
         bounds = np.linspace(0, calls, iterations + 1).astype(int)
@@ -295,6 +318,7 @@ class Integrator:
         ``on_warning`` (default: an :class:`~mlintegrate.events.EventWarning`).
         """
         self._check_integrand(integrand)
+        evaluated = self._distributed(integrand)  # before any file is opened
         n_events = _positive_int("n_events", n_events)
         pilot_calls = _positive_int("pilot_calls", pilot_calls)
         batch_size = _positive_int("batch_size", batch_size)
@@ -312,7 +336,7 @@ class Integrator:
             writer = open_event_writer(out, integrand, meta, lhe_weights=lhe_weights)
         return generate_events(
             self.sample,
-            integrand,
+            evaluated,
             n_events,
             rng=self.rng,
             pilot_calls=pilot_calls,

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..phasespace import DALITZ_DIM, three_body_dalitz
 from .particles import Particles
-from .process import GEV2_TO_PB, Process
+from .process import GEV2_TO_PB, Process, builtin
 
 __all__ = [
     "ALPHA",
@@ -105,6 +105,7 @@ def _angular_matrix_element(norm: float, a0: float, a1: float):
     return matrix_element
 
 
+@builtin
 def ee_mumu(sqrt_s: float = 91.2, with_z: bool = False, phase_space: str = "diet") -> Process:
     """e+e− → μ+μ−: |M|² = 16π²α² [A0 (1 + cos²θ) + A1 cos θ], θ = ∠(e−, μ−).
 
@@ -130,6 +131,7 @@ def ee_mumu(sqrt_s: float = 91.2, with_z: bool = False, phase_space: str = "diet
     )
 
 
+@builtin
 def ee_qq(sqrt_s: float = 91.2, n_flavours: int = 5, phase_space: str = "diet") -> Process:
     """e+e− → q q̄ via γ, summed over flavours: σ = N_c Σ_q Q_q² · 4πα²/(3s).
 
@@ -184,6 +186,7 @@ def qqg_reference(
     return sigma0 * alpha_s / (2.0 * math.pi) * C_F * value
 
 
+@builtin
 def ee_qqg(
     sqrt_s: float = 91.2,
     y_cut: float = 0.01,

@@ -79,6 +79,14 @@ class KnownIntegrand:
             )
         return np.asarray(self._fn(u), dtype=np.float64)
 
+    def __reduce_ex__(self, protocol: object) -> object:
+        """Made by :func:`get`: pickles as (name, dim, parameters), rebuilt where unpickled
+        (``_fn`` is a closure, which the standard pickle cannot send to a worker process)."""
+        recipe = self.__dict__.get("_recipe")
+        if recipe is not None:
+            return (_rebuild, recipe)
+        return super().__reduce_ex__(protocol)
+
 
 # --------------------------------------------------------------------------------------------
 # camel
@@ -381,4 +389,11 @@ def get(name: str, dim: int | None = None, **params: float) -> KnownIntegrand:
                 f"(default {spec.defaults[key]:g})"
             )
         values[key] = float(value)
-    return spec.build(dim, **values)
+    integrand = spec.build(dim, **values)
+    object.__setattr__(integrand, "_recipe", (name, dim, values))  # frozen: set once, here
+    return integrand
+
+
+def _rebuild(name: str, dim: int, params: dict[str, float]) -> KnownIntegrand:
+    """Unpickle a built-in test function: build it again from its recipe."""
+    return get(name, dim, **params)

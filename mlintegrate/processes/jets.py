@@ -24,7 +24,7 @@ import numpy as np
 from ..phasespace.kinematics import delta_r, pt
 from .ee import ALPHA
 from .particles import Particles
-from .process import Process
+from .process import Process, builtin
 from .references import stored_reference
 
 __all__ = ["ee_4jet"]
@@ -38,6 +38,7 @@ def _invariants(k: np.ndarray) -> np.ndarray:
     return 2.0 * dots
 
 
+@builtin
 def ee_4jet(
     sqrt_s: float = 91.2,
     alpha_s: float = 0.118,

@@ -14,8 +14,11 @@ at rest. |M|² is the spin- and colour-*summed* and *averaged* squared amplitude
 
 from __future__ import annotations
 
+import functools
+import importlib
 import math
 import numbers
+import pickle
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -27,7 +30,7 @@ from ..phasespace.diet import rambo_diet
 from ..phasespace.rambo import rambo
 from .particles import Particles
 
-__all__ = ["GEV2_TO_PB", "PhaseSpaceMap", "Process"]
+__all__ = ["GEV2_TO_PB", "PhaseSpaceMap", "Process", "builtin"]
 
 GEV2_TO_PB = 0.3893793721e9
 
@@ -191,10 +194,7 @@ class Process:
                 f"phase_space={phase_space!r} with {n} particles has dim {d}, not {dim}"
             )
 
-        def standard_map(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return generator(u, n, sqrt_s, masses=masses)
-
-        return standard_map, d
+        return _StandardMap(generator, n, sqrt_s, masses), d
 
     def _flux(self) -> float:
         if self.is_decay:
@@ -287,6 +287,13 @@ class Process:
             )
         return me
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """A built-in process pickles by its recipe (see :func:`builtin`), others by state."""
+        recipe, ids = self.__dict__.get("_recipe", (None, None))
+        if recipe is not None and ids == _state_ids(self):
+            return (_rebuild, recipe)
+        return super().__reduce_ex__(protocol)
+
     def info(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -300,8 +307,58 @@ class Process:
         }
 
 
-def _per_event(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], np.ndarray]:
-    def batch(p: np.ndarray) -> np.ndarray:
-        return np.array([fn(event) for event in p])
+class _StandardMap:
+    """u → (outgoing momenta, weight) by RAMBO or RAMBO on diet (a class, so it pickles)."""
 
-    return batch
+    def __init__(self, generator: Callable[..., Any], n: int, sqrt_s: float, masses: Any):
+        self.generator, self.n, self.sqrt_s, self.masses = generator, n, sqrt_s, masses
+
+    def __call__(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.generator(u, self.n, self.sqrt_s, masses=self.masses)
+
+
+class _PerEvent:
+    """A |M|² of one event p (N, 4) applied to a batch (a class, so it pickles)."""
+
+    def __init__(self, fn: Callable[[np.ndarray], float]):
+        self.fn = fn
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        # no float(): a complex |M|² must reach evaluate's check, not be cast here
+        return np.array([self.fn(event) for event in p])
+
+
+def _per_event(fn: Callable[[np.ndarray], float]) -> Callable[[np.ndarray], np.ndarray]:
+    return _PerEvent(fn)
+
+
+def _state_ids(process: Process) -> dict[str, int]:
+    return {k: id(v) for k, v in vars(process).items() if k != "_recipe"}
+
+
+def builtin(factory: Callable[..., Process]) -> Callable[..., Process]:
+    """Make ``factory``'s processes pickle as (factory, arguments), rebuilt where unpickled.
+
+    Their |M|² and cuts are closures, which the standard pickle cannot send to a worker
+    process; rebuilding from the recipe can. A process changed after it was built (an
+    attribute reassigned) pickles its state instead, so the change is never lost.
+    """
+
+    @functools.wraps(factory)
+    def build(*args: Any, **kwargs: Any) -> Process:
+        process = factory(*args, **kwargs)
+        recipe = (factory.__module__, factory.__qualname__, args, kwargs)
+        process._recipe = (recipe, _state_ids(process))
+        return process
+
+    return build
+
+
+def _rebuild(module: str, qualname: str, args: tuple, kwargs: dict[str, Any]) -> Process:
+    """Unpickle a built-in process: call its factory again (only modules of this package)."""
+    if module.partition(".")[0] != "mlintegrate":
+        raise pickle.UnpicklingError(f"{module}.{qualname} is not an mlintegrate process factory")
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target(*args, **kwargs)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..phasespace.kinematics import dot, mass2
 from .particles import Particles
-from .process import Process
+from .process import Process, builtin
 
 __all__ = ["top_decay", "top_decay_reference"]
 
@@ -72,6 +72,7 @@ def top_decay_reference(m_top: float = M_TOP, m_b: float = 0.0) -> float:
     return total
 
 
+@builtin
 def top_decay(m_top: float = M_TOP, m_b: float = 0.0, phase_space: str = "diet") -> Process:
     """t → b ℓ⁺ ν (one lepton flavour) with a Breit–Wigner W; massive b optional (``m_b``)."""
     if not 0 <= m_b < m_top - M_W:
