@@ -1,4 +1,4 @@
-"""The ``mlintegrate`` command: list, integrate, generate, compare.
+"""The ``mlintegrate`` command: list, train, integrate, generate, compare.
 
 A user's mistake (bad option, unreadable or foreign file, an output that exists, a request
 that cannot fit in memory) ends in one line on stderr and exit status ≠ 0; anything else
@@ -223,6 +223,28 @@ def _cmd_integrate(args: argparse.Namespace, parser: argparse.ArgumentParser) ->
     return 0
 
 
+def _cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    f = _integrand(parser, args)
+    _output_file(parser, "--save", args.save, args.force)
+    _output_file(parser, "--checkpoint", args.checkpoint, force=True)  # an existing one resumes
+    _distinct(parser, **{"--save": args.save, "--checkpoint": args.checkpoint})
+    args.load = None
+    integ = _integrator(parser, args, f)
+    integ.executor = args.executor
+    if args.train_calls == 0:
+        parser.error("--train-calls 0: nothing to train; give the training calls, e.g. 200000")
+    history = integ.train(f, calls=args.train_calls, checkpoint=args.checkpoint)
+    integ.save(args.save)
+    last = history.iterations[-1]
+    print(
+        f"trained {integ.backend.name} on {f.name} (d={f.dim}): {history.calls} calls in "
+        f"{len(history.iterations)} batches, {history.time_s:.1f} s; last batch rsd "
+        f"{last.rsd:.3g}, estimate {last.estimate.mean:.6g} ± {last.estimate.sdev:.2g}"
+    )
+    print(f"wrote {args.save} (use it with: mlintegrate integrate ... --load {args.save})")
+    return 0
+
+
 def _seed(args: argparse.Namespace) -> int:
     return 0 if args.seed is None else args.seed
 
@@ -371,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "list":
             return _cmd_list(args)
         with _executor(parser, args) as args.executor:
+            if args.command == "train":
+                return _cmd_train(args, parser)
             if args.command == "integrate":
                 return _cmd_integrate(args, parser)
             if args.command == "generate":

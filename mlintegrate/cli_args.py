@@ -113,6 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes: diet (default), rambo, or dalitz (ee_qqg: cuts on the cube's faces)",
     )
 
+    t = sub.add_parser("train", parents=[common], help="train a proposal and save it")
+    _backend_option(t)
+    t.add_argument("--save", metavar="FILE", required=True, help="the trained proposal (.npz)")
+    t.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="saved after every batch (atomic); the same command after a kill resumes from it "
+        "to the numbers of an uninterrupted run",
+    )
+    _force_option(t, "the --save file")
+
     p = sub.add_parser("integrate", parents=[common], help="integrate with one backend")
     _calls_option(p)
     _backend_option(p)

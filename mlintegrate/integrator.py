@@ -355,9 +355,12 @@ class Integrator:
         if self._trained_on is not None:
             source, self._trained_on = self._trained_on, None
             self._fingerprint = fingerprint(source, self.dim)
+        from . import __version__
+
         meta = {
             "backend": self.backend.name,
             "config": self.backend.config(),
+            "mlintegrate_version": __version__,
             "history": self.history.to_dict(),
             "rng_state": self.rng.bit_generator.state,
         }
