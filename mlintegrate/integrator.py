@@ -39,16 +39,14 @@ from .parallel import DEFAULT_CHUNK_SIZE, ParallelIntegrand, check_chunk_size, c
 from .progress import progress_bar
 from .result import Result, combine_pooled, combine_predictable, estimate
 from .rng import RngLike, as_generator
+from .validate import positive_int
 
 __all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
 
 Integrand = Callable[[np.ndarray], np.ndarray]
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+_positive_int = positive_int
 
 
 class Integrator:

@@ -4,7 +4,7 @@ parameter, the value it got and what would work.
 >>> positive_int("calls", 2.5)
 Traceback (most recent call last):
 ...
-mlintegrate.errors.ConfigError: calls must be an int ≥ 1, got 2.5
+mlintegrate.errors.ConfigError: calls must be a positive integer, got 2.5
 >>> number_in("defensive", 0.05, 0.0, 1.0, open_high=True)
 0.05
 """
@@ -31,8 +31,11 @@ def int_at_least(name: str, value: Any, low: int, fix: str = "") -> int:
 
 
 def positive_int(name: str, value: Any, fix: str = "") -> int:
-    """``value`` as an int ≥ 1."""
-    return int_at_least(name, value, 1, fix)
+    """``value`` as an int ≥ 1 (bools and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        hint = f"; {fix}" if fix else ""
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}{hint}")
+    return int(value)
 
 
 def number_in(

@@ -140,9 +140,7 @@ class Backend(ABC):
 
     @staticmethod
     def _check_n(n: int) -> int:
-        if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 1:
-            raise MLIntegrateError(f"n must be a positive int (number of points), got {n!r}")
-        return int(n)
+        return positive_int("n", n, "the number of points")
 
 
 def prefixed(prefix: str, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
