@@ -51,6 +51,12 @@ class TrainingConfig(Config):
     ε_median-max 12 % (kl), 19 % (mix), 20 % (variance); on camel d = 8 at 10⁶ calls rsd
     0.41 (kl), 0.56 (mix), 0.68 (variance): the variance term targets the largest weights,
     KL the bulk.
+
+    ``reuse`` (None: off) caps the steps per batch at reuse · n_new / minibatch. Measured at
+    10⁵ training calls (``benchmarks/results/budget.md``): 2.5–4.5× less training CPU, but
+    ε_median-max on ee_qqg 14.6 % → 5.5 % (reuse 2) / 10.9 % (reuse 4) and on camel d = 8
+    5.3 % → 0.6 % / 1.8 %: the buffered reuse of every call is what the flow's accuracy rests
+    on, so it stays off by default.
     """
 
     loss: str = "mix"
