@@ -149,8 +149,8 @@ def test_interrupt_or_crash_is_labelled_in_the_file(tmp_path, exc, status):
 
 
 def _run_cli(monkeypatch, capsys, integrand, argv):
-    monkeypatch.setattr(cli.processes, "get", lambda name, dim=None, **kw: integrand)
-    monkeypatch.setattr(cli.processes, "names", lambda: [integrand.name])
+    monkeypatch.setattr(mli.processes, "get", lambda name, dim=None, **kw: integrand)
+    monkeypatch.setattr(mli.processes, "names", lambda: [integrand.name])
     code = cli.main(argv)
     return code, capsys.readouterr().err
 
