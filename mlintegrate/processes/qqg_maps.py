@@ -31,8 +31,17 @@ from .qqg_orientation import BeamDirectionMap, PrincipalAxisMap
 __all__ = ["QQG_PHASE_SPACES", "qqg_bijection", "qqg_phase_space"]
 
 #: every ``phase_space=`` value of ee_qqg; "auto" means "exact"
-QQG_PHASE_SPACES = ("auto", "exact", "dalitz+axis", "dalitz+me", "dalitz", "diet", "rambo")
-_PARTS = {"exact": "acb", "dalitz+axis": "ab", "dalitz+me": "a", "dalitz": ""}
+QQG_PHASE_SPACES = (
+    "auto",
+    "exact",
+    "dalitz+axis",
+    "dalitz+major",
+    "dalitz+me",
+    "dalitz",
+    "diet",
+    "rambo",
+)
+_PARTS = {"exact": "acb", "dalitz+axis": "ab", "dalitz+major": "aB", "dalitz+me": "a", "dalitz": ""}
 
 
 def check_phase_space(phase_space: object) -> str:
@@ -47,7 +56,12 @@ def check_phase_space(phase_space: object) -> str:
 
 def qqg_bijection(phase_space: str, y_cut: float) -> Bijection | None:
     """The chain of physics-aware maps in front of the Dalitz map (None for plain Dalitz)."""
-    builders = {"a": DalitzInversionMap, "b": PrincipalAxisMap, "c": BeamDirectionMap}
+    builders = {
+        "a": DalitzInversionMap,
+        "b": PrincipalAxisMap,
+        "B": lambda y: PrincipalAxisMap(y, polar="major"),
+        "c": BeamDirectionMap,
+    }
     parts = [builders[k](y_cut) for k in _PARTS[check_phase_space(phase_space)]]
     return Chain(*parts) if parts else None
 

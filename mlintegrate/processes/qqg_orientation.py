@@ -16,19 +16,29 @@ beam direction, 1 + cos²θ-like about the principal axis with the event-shape c
 (two-jet limit r → 1: h = (3/4)(1 + cos²θ_â)).
 
 - :class:`PrincipalAxisMap` (b) re-expresses the Euler angles of
-  :func:`~mlintegrate.phasespace.three_body_dalitz` (there k₁ is the body z axis) in the
-  principal frame (body z = â, x = b̂, y = ĉ): R = R' R_y(−ψ), ψ the angle of â from k₁
-  towards k₂. Right-multiplying by a fixed rotation keeps the Haar measure: log|det| = 0.
-  In the new angles the beam reads n̂·â = cos β', n̂·b̂ = −sin β' cos γ'.
-- :class:`BeamDirectionMap` (c) draws (cos β', γ') from h: cos β' by the inverse of its
-  cubic marginal CDF, γ' from the conditional 1 + ρ cos 2γ', ρ = L/(2K + L),
-  K = 1 + r cos²β', L = (1 − r) sin²β'. log|det ∂u/∂w| = −log h.
+  :func:`~mlintegrate.phasespace.three_body_dalitz` (there k₁ is the body z axis) in a
+  principal frame: R = R' Pᵀ with P the frame (:func:`principal_frame`), ψ the angle of â from
+  k₁ towards k₂. Right-multiplying by a fixed rotation keeps the Haar measure: log|det| = 0.
+  The beam seen from the event is n̂ = R'⁻¹ẑ = (−sin β' cos γ', sin β' sin γ', cos β') in the
+  new body axes. Default frame: polar axis on the normal ĉ, azimuth from â, so that
+
+      h = (3/4) [1 + sin²β'/2 + (r − 1/2) sin²β' cos 2γ'];
+
+  ``polar="major"`` (the prototype's frame, polar axis on â) gives
+  h = (3/4) [1 + r cos²β' + (1 − r) sin²β' cos²γ'].
+- :class:`BeamDirectionMap` (c) draws (cos β', γ') of the normal frame from h: cos β' from
+  its marginal (3/16)(3 − cos²β'), the same for every event shape, by inverting a cubic CDF;
+  γ' from the conditional 1 + ρ cos 2γ', ρ = (2r − 1) sin²β' / (2 + sin²β').
+  log|det ∂u/∂w| = −log h.
 
 Where λ₁ = λ₂ (x₁ = x₂ = 2 − √2, y₁₃ = y₂₃ = √2 − 1 ≈ 0.414) â is undefined: going once
 around that point â turns by half a turn, so ψ jumps by π on a branch line from it. The
-frame flip â → −â, b̂ → −b̂ leaves h unchanged, and at the point itself h is symmetric about
-ĉ, so the density in the primed angles is continuous there: a proposal on these coordinates
-sees no edge, only a kink (r − 1/2 grows like the distance from the point).
+frame flip â → −â, b̂ → −b̂ leaves h unchanged, so h stays continuous across the line. In the
+normal frame the point is harmless by construction: â enters h only through the term
+(r − 1/2) sin²β' cos 2γ', which vanishes there (r = 1/2), and the rest of h, the polar
+marginal, is the same for every event. In the major frame the proposal must move density
+from "beam along â" (r → 1, two-jet events) to "beam anywhere in the plane" (r → 1/2): a
+learned proposal's largest weights sit there (measured, README).
 
 Both maps read the event shape from the Dalitz coordinates (u₀, u₁) with the cut y_min, so
 they chain *after* :class:`~.qqg_dalitz.DalitzInversionMap` (or on plain Dalitz coordinates).
@@ -51,11 +61,19 @@ from typing import Any
 import numpy as np
 
 from ..backends.bijections import Bijection
+from ..errors import ConfigError
 from ..phasespace import DALITZ_DIM
 from ..phasespace.monotone import invert_increasing
 from .qqg_dalitz import check_y_min
 
-__all__ = ["BeamDirectionMap", "PrincipalAxisMap", "event_shape", "euler_angles", "euler_matrix"]
+__all__ = [
+    "BeamDirectionMap",
+    "PrincipalAxisMap",
+    "euler_angles",
+    "euler_matrix",
+    "event_shape",
+    "principal_frame",
+]
 
 TWO_PI = 2.0 * math.pi
 
@@ -106,14 +124,24 @@ def euler_angles(r: np.ndarray) -> np.ndarray:
     return out
 
 
-def _rotation_y(psi: np.ndarray) -> np.ndarray:
-    """R_y(ψ) (n, 3, 3): x' = x cos ψ + z sin ψ, z' = z cos ψ − x sin ψ."""
+def principal_frame(psi: np.ndarray, polar: str = "normal") -> np.ndarray:
+    """P (n, 3, 3) whose columns are the new body axes (x', y', z') in the Dalitz body frame.
+
+    ``polar="normal"``: (â, b̂, ĉ), the polar axis on the event-plane normal ĉ = ŷ and the
+    azimuth measured from â = (sin ψ, 0, cos ψ); ``polar="major"``: (b̂, ĉ, â) = R_y(ψ), the
+    polar axis on â. Both right-handed, b̂ = ĉ × â = (cos ψ, 0, −sin ψ).
+    """
     c, s = np.cos(psi), np.sin(psi)
-    r = np.zeros((psi.shape[0], 3, 3))
-    r[:, 0, 0] = r[:, 2, 2] = c
-    r[:, 0, 2], r[:, 2, 0] = s, -s
-    r[:, 1, 1] = 1.0
-    return r
+    frame = np.zeros((psi.shape[0], 3, 3))
+    if polar == "normal":  # x' = â, y' = b̂ = ĉ × â = (cos ψ, 0, −sin ψ), z' = ĉ
+        frame[:, 0, 0], frame[:, 2, 0] = s, c
+        frame[:, 0, 1], frame[:, 2, 1] = c, -s
+        frame[:, 1, 2] = 1.0
+    else:  # R_y(ψ): x' = (cos ψ, 0, −sin ψ) = b̂, y' = ĉ, z' = â
+        frame[:, 0, 0], frame[:, 2, 0] = c, -s
+        frame[:, 1, 1] = 1.0
+        frame[:, 0, 2], frame[:, 2, 2] = s, c
+    return frame
 
 
 class _ShapeConditioned(Bijection):
@@ -128,46 +156,66 @@ class _ShapeConditioned(Bijection):
 
 
 class PrincipalAxisMap(_ShapeConditioned):
-    """(b): Euler angles about the principal axes of T → those of the Dalitz map; |det| = 1."""
+    """(b): Euler angles in the principal frame → those of the Dalitz map; |det| = 1.
+
+    ``polar="normal"`` (default) puts the polar axis on the event-plane normal and the
+    azimuth origin on â: h = (3/4)[1 + sin²β'/2 + (r − 1/2) sin²β' cos 2γ'], whose only
+    shape-dependent term vanishes where â is undefined. ``polar="major"`` puts the polar
+    axis on â: h = (3/4)[1 + r cos²β' + (1 − r) sin²β' cos²γ'].
+    """
 
     name = "qqg_principal_axis"
 
-    def _rotate(self, x: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray]:
+    def __init__(self, y_min: float = 0.01, polar: str = "normal"):
+        super().__init__(y_min)
+        if polar not in ("normal", "major"):
+            raise ConfigError(f"polar={polar!r} is not a frame; choose 'normal' or 'major'")
+        self.polar = polar
+
+    def _rotate(self, x: np.ndarray, forward: bool) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(x, dtype=np.float64)
         psi, _ = event_shape(x, self.y_min)
+        frame = principal_frame(psi, self.polar)
         out = np.array(x)
-        rotated = np.matmul(euler_matrix(x[:, 2:5]), _rotation_y(sign * psi))
+        # forward: R = R' Pᵀ (Dalitz angles from principal ones); inverse: R' = R P
+        rotated = np.matmul(euler_matrix(x[:, 2:5]), frame.transpose(0, 2, 1) if forward else frame)
         out[:, 2:5] = euler_angles(rotated)
         return out, np.zeros(x.shape[0])
 
     def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._rotate(y, -1.0)  # R = R' R_y(−ψ)
+        return self._rotate(y, forward=True)
 
     def inverse(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._rotate(u, 1.0)  # R' = R R_y(ψ)
+        return self._rotate(u, forward=False)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "polar": self.polar}
 
 
 class BeamDirectionMap(_ShapeConditioned):
-    """(c): the principal-frame angles (cos β', γ') drawn from the exact beam density h."""
+    """(c): the angles (cos β', γ') of the normal frame drawn from the exact beam density h.
+
+    Marginal of c = cos β': (3/16)(3 − c²), the same for every event shape (CDF a cubic);
+    conditional of γ': 1 + ρ cos 2γ' with ρ = (2r − 1)(1 − c²)/(3 − c²) ∈ [0, 1/3].
+    """
 
     name = "qqg_beam_direction"
 
     @staticmethod
     def log_density(cos_b: np.ndarray, gamma: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """log h on the cube of (u₃, u₄) (h integrates to 1 there)."""
-        n_b2 = (1.0 - cos_b * cos_b) * np.cos(gamma) ** 2
-        return np.log(0.75 * (1.0 + r * cos_b * cos_b + (1.0 - r) * n_b2))
+        """log h on the cube of (u₃, u₄) in the normal frame (h integrates to 1 there)."""
+        sin2 = 1.0 - cos_b * cos_b
+        return np.log(0.75 * (1.0 + 0.5 * sin2 + (r - 0.5) * sin2 * np.cos(2.0 * gamma)))
 
     def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = np.asarray(y, dtype=np.float64)
         _, r = event_shape(y, self.y_min)
-        k0, k2 = 1.0 + 0.5 * (1.0 - r), r - 0.5 * (1.0 - r)  # marginal ∝ k0 + k2 c²
-        target = np.clip(y[:, 3], 0.0, 1.0) * (2.0 * k0 + 2.0 * k2 / 3.0)
+        target = np.clip(y[:, 3], 0.0, 1.0)
 
         def marginal(c: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return k0[idx] * (c + 1.0) + k2[idx] * (c**3 + 1.0) / 3.0, k0[idx] + k2[idx] * c * c
+            return _polar_cdf(c), 3.0 / 16.0 * (3.0 - c * c)
 
-        cos_b = invert_increasing(marginal, target, -1.0, 1.0, x0=2.0 * y[:, 3] - 1.0)
+        cos_b = invert_increasing(marginal, target, -1.0, 1.0, x0=2.0 * target - 1.0)
         rho = _rho(cos_b, r)
         goal = np.clip(y[:, 4], 0.0, 1.0)
 
@@ -183,18 +231,20 @@ class BeamDirectionMap(_ShapeConditioned):
     def inverse(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         u = np.asarray(u, dtype=np.float64)
         _, r = event_shape(u, self.y_min)
-        k0, k2 = 1.0 + 0.5 * (1.0 - r), r - 0.5 * (1.0 - r)
         cos_b = 2.0 * u[:, 3] - 1.0
-        marginal = k0 * (cos_b + 1.0) + k2 * (cos_b**3 + 1.0) / 3.0
         phase = 2.0 * TWO_PI * u[:, 4]
         y = np.array(u)
-        y[:, 3] = np.clip(marginal / (2.0 * k0 + 2.0 * k2 / 3.0), 0.0, 1.0)
+        y[:, 3] = np.clip(_polar_cdf(cos_b), 0.0, 1.0)
         y[:, 4] = np.clip(u[:, 4] + _rho(cos_b, r) * np.sin(phase) / (2.0 * TWO_PI), 0.0, 1.0)
         return y, self.log_density(cos_b, TWO_PI * u[:, 4], r)
 
 
+def _polar_cdf(c: np.ndarray) -> np.ndarray:
+    """∫_{−1}^{c} (3/16)(3 − t²) dt = (3/16)(3(c + 1) − (c³ + 1)/3)."""
+    return 3.0 / 16.0 * (3.0 * (c + 1.0) - (c**3 + 1.0) / 3.0)
+
+
 def _rho(cos_b: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """ρ of the conditional density 1 + ρ cos 2γ' of γ' given cos β' (module docstring)."""
-    big_k = 1.0 + r * cos_b * cos_b
-    big_l = (1.0 - r) * (1.0 - cos_b * cos_b)
-    return big_l / (2.0 * big_k + big_l)
+    """ρ of the conditional density 1 + ρ cos 2γ' of γ' given cos β' (class docstring)."""
+    sin2 = 1.0 - cos_b * cos_b
+    return (2.0 * r - 1.0) * sin2 / (2.0 + sin2)
