@@ -67,6 +67,10 @@ class DalitzInversionMap(Bijection):
         self._c, self._t = 1.0 - m, 1.0 - 3.0 * m
         self._phi_low = float(self._marginal_primitive(np.array([m]))[0])
         self.norm = float(self._marginal_primitive(np.array([1.0 - 2.0 * m]))[0]) - self._phi_low
+        # a table of the CDF in log a: only the starting points of the Newton solves
+        self._guess_log_a = np.linspace(math.log(m), math.log(1.0 - 2.0 * m), 257)
+        cdf = self._marginal_primitive(np.exp(self._guess_log_a)) - self._phi_low
+        self._guess_cdf = np.maximum.accumulate(cdf / self.norm)
 
     # ------------------------------------------------------------------ the densities
     def _marginal_primitive(self, a: np.ndarray) -> np.ndarray:
@@ -110,7 +114,9 @@ class DalitzInversionMap(Bijection):
             a = np.exp(log_a)
             return self._marginal_primitive(a), a * self._marginal(a)
 
-        a = np.exp(invert_increasing(marginal, target, math.log(m), math.log(a_max)))
+        start = np.interp(np.clip(v[:, 0], 0.0, 1.0), self._guess_cdf, self._guess_log_a)
+        log_a = invert_increasing(marginal, target, math.log(m), math.log(a_max), x0=start)
+        a = np.exp(log_a)
         a = np.clip(a, m, a_max)
         x2 = 1.0 - a
         top = c - a
@@ -121,7 +127,9 @@ class DalitzInversionMap(Bijection):
             b = np.exp(log_b)
             return self._conditional_cdf(b, x2[idx]), (1.0 - b) ** 2 + x2[idx] ** 2
 
-        b = np.exp(invert_increasing(conditional, goal, math.log(m), np.log(top)))
+        low, high = math.log(m), np.log(top)
+        start = low + (high - low) * np.clip(v[:, 1], 0.0, 1.0)  # F is nearly linear in log b
+        b = np.exp(invert_increasing(conditional, goal, low, high, x0=start))
         return a, np.clip(b, m, top)
 
     def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

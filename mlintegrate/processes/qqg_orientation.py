@@ -215,7 +215,11 @@ class BeamDirectionMap(_ShapeConditioned):
         def marginal(c: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return _polar_cdf(c), 3.0 / 16.0 * (3.0 - c * c)
 
-        cos_b = invert_increasing(marginal, target, -1.0, 1.0, x0=2.0 * target - 1.0)
+        # c³ − 9c + 16w − 8 = 0 in closed form (three real roots; this one lies in [−1, 1]),
+        # polished by Newton on the CDF itself
+        angle = np.arccos(np.clip((8.0 - 16.0 * target) / (6.0 * math.sqrt(3.0)), -1.0, 1.0))
+        start = 2.0 * math.sqrt(3.0) * np.cos(angle / 3.0 - 2.0 * math.pi / 3.0)
+        cos_b = invert_increasing(marginal, target, -1.0, 1.0, x0=start)
         rho = _rho(cos_b, r)
         goal = np.clip(y[:, 4], 0.0, 1.0)
 
@@ -223,7 +227,8 @@ class BeamDirectionMap(_ShapeConditioned):
             phase = 2.0 * TWO_PI * x
             return x + rho[idx] * np.sin(phase) / (2.0 * TWO_PI), 1.0 + rho[idx] * np.cos(phase)
 
-        u4 = invert_increasing(conditional, goal, 0.0, 1.0, x0=goal)
+        start = goal - rho * np.sin(2.0 * TWO_PI * goal) / (2.0 * TWO_PI)  # first order in ρ
+        u4 = invert_increasing(conditional, goal, 0.0, 1.0, x0=start)
         u = np.array(y)
         u[:, 3], u[:, 4] = 0.5 * (cos_b + 1.0), u4
         return u, -self.log_density(cos_b, TWO_PI * u4, r)
