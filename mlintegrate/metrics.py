@@ -127,7 +127,8 @@ def ess_fraction(w: np.ndarray) -> float:
     """Kish effective sample size per point, (Σw)² / (n Σw²), in (0, 1]."""
     w = np.asarray(w, dtype=np.float64)
     s2 = float(np.dot(w, w))
-    return float(w.sum() ** 2 / (w.size * s2)) if s2 > 0 else 0.0
+    # ≤ 1 by Cauchy–Schwarz; equal weights can round an ulp above it
+    return min(float(w.sum() ** 2 / (w.size * s2)), 1.0) if s2 > 0 else 0.0
 
 
 def relative_std(w: np.ndarray) -> float:
@@ -189,7 +190,8 @@ def weight_metrics(
         reduced=reduced_max_weight(w, overweight_fraction_of_sigma),
     )
     eff = Efficiency(
-        max=unweighting_efficiency(w, maxima.max),
+        # ⟨|w|⟩ ≤ max|w|, but the float mean of equal weights can exceed it by an ulp
+        max=min(unweighting_efficiency(w, maxima.max), 1.0),
         median_max=unweighting_efficiency(w, maxima.median_max),
         reduced=unweighting_efficiency(w, maxima.reduced),
     )
