@@ -1,16 +1,18 @@
 """The phase-space maps of e+e− → q q̄ g, by name, and the one ``"auto"`` picks.
 
-=================  ==========================================================================
-``"exact"``         (a) + (c) + (b): Dalitz inversion of the averaged |M|², beam direction from
-                    its exact density in the principal-axis frame. f · Jacobian is constant:
-                    every backend, uniform included, gets ε → 100 %. ``"auto"`` is this.
-``"dalitz+axis"``   (a) + (b): the orientation, in the principal-axis frame, left to learn
-                    (the learned-vs-VEGAS comparison map; uniform: ε = 3/4 · 4/3 … see README)
-``"dalitz+me"``     (a) only: the orientation in the Dalitz frame (k₁ the body z axis)
-``"dalitz"``        :func:`~mlintegrate.phasespace.three_body_dalitz`, cuts on the faces
-``"diet"``          RAMBO on diet: cut surfaces curved inside the cube
-``"rambo"``         RAMBO, 12 numbers
-=================  ==========================================================================
+==================  =========================================================================
+``"exact"``          (a) + (c) + (b): Dalitz inversion of the averaged |M|², the beam
+                     direction from its exact density in the principal frame: f(u) = σ for
+                     every u (to rounding), so ε = 100 % for uniform sampling. ``"auto"``.
+``"dalitz+axis"``    (a) + (b): the orientation left to learn, in the principal frame with the
+                     polar axis on the event-plane normal: f = σ h, h ∈ [3/4, 3/2], so uniform
+                     sampling has ε_max = 2/3; a proposal must learn h (2 angles, given r).
+``"dalitz+major"``   (a) + (b) with the polar axis on the principal axis (the prototype's).
+``"dalitz+me"``      (a) only: the orientation in the Dalitz frame (k₁ the body z axis).
+``"dalitz"``         :func:`~mlintegrate.phasespace.three_body_dalitz`, cuts on the faces.
+``"diet"``           RAMBO on diet: cut surfaces curved inside the cube.
+``"rambo"``          RAMBO, 12 numbers.
+==================  =========================================================================
 
 (a) :class:`~.qqg_dalitz.DalitzInversionMap`, (b) :class:`~.qqg_orientation.PrincipalAxisMap`,
 (c) :class:`~.qqg_orientation.BeamDirectionMap`; each is a cube-to-cube bijection with exact
