@@ -209,3 +209,16 @@ def test_phase_space_option_is_validated_in_one_line():
 def test_chain_refuses_mixed_dimensions():
     with pytest.raises(ConfigError, match="dimension"):
         Chain(DalitzInversionMap(Y_CUT), mli.backends.bijections.LogMap(dim=2))
+
+
+def test_the_chain_is_also_a_proposal_on_the_dalitz_process():
+    """The same maps as a backend, Mapped(Uniform, chain), on phase_space="dalitz": exact q
+    (sample and density agree) and constant weights f/q = σ."""
+    from mlintegrate.backends.mapped import Mapped
+
+    backend = Mapped(mli.backends.Uniform(5), qqg_bijection("exact", Y_CUT))
+    process = ee.ee_qqg(phase_space="dalitz")
+    u, q = backend.sample(5_000, rng=13)
+    np.testing.assert_allclose(backend.density(u), q, rtol=1e-9)
+    w = process(u) / q
+    np.testing.assert_allclose(w, process.exact, rtol=1e-10)
