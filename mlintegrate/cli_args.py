@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--phase-space",
         default=None,
         metavar="MAP",
-        help="processes: diet (default), rambo, or dalitz (ee_qqg: cuts on the cube's faces)",
+        help="processes: auto (default: the process's best map), diet or rambo; ee_qqg also "
+        "exact (= auto), dalitz+axis, dalitz+me, dalitz",
     )
 
     t = sub.add_parser("train", parents=[common], help="train a proposal and save it")

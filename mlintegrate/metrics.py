@@ -82,6 +82,7 @@ def reduced_max_weight(
     g(t) = Σ (|w_i| − t)_+ is piecewise linear and decreasing; with |w| sorted in
     descending order and S_k the sum of the k largest, g(t) = S_k − k t on
     [w_(k+1), w_(k)], so the root is t = (S_k − r Σ|w|) / k for the first k that brackets it.
+    Weights equal to 1e-9 (a zero-variance proposal) have no tail: w_max is their maximum.
     """
     if not 0.0 <= overweight_fraction < 1.0:
         raise ValueError(
@@ -91,6 +92,9 @@ def reduced_max_weight(
     a = np.sort(_abs_weights(w))[::-1]
     total = a.sum()
     if total == 0.0 or overweight_fraction == 0.0:
+        return float(a[0])
+    if a[0] - a[-1] <= 1e-9 * a[0]:
+        # equal weights (an exact map): no tail to cut, every event has weight 1
         return float(a[0])
     target = overweight_fraction * total
     cumsum = np.cumsum(a)
@@ -127,7 +131,8 @@ def ess_fraction(w: np.ndarray) -> float:
     """Kish effective sample size per point, (Σw)² / (n Σw²), in (0, 1]."""
     w = np.asarray(w, dtype=np.float64)
     s2 = float(np.dot(w, w))
-    return float(w.sum() ** 2 / (w.size * s2)) if s2 > 0 else 0.0
+    # ≤ 1 by Cauchy–Schwarz; equal weights can round an ulp above it
+    return min(float(w.sum() ** 2 / (w.size * s2)), 1.0) if s2 > 0 else 0.0
 
 
 def relative_std(w: np.ndarray) -> float:
@@ -189,7 +194,8 @@ def weight_metrics(
         reduced=reduced_max_weight(w, overweight_fraction_of_sigma),
     )
     eff = Efficiency(
-        max=unweighting_efficiency(w, maxima.max),
+        # ⟨|w|⟩ ≤ max|w|, but the float mean of equal weights can exceed it by an ulp
+        max=min(unweighting_efficiency(w, maxima.max), 1.0),
         median_max=unweighting_efficiency(w, maxima.median_max),
         reduced=unweighting_efficiency(w, maxima.reduced),
     )

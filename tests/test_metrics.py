@@ -23,10 +23,11 @@ def test_constant_weights_are_perfect():
     m = metrics.weight_metrics(w)
     assert m.efficiency.max == pytest.approx(1.0)
     assert m.efficiency.median_max == pytest.approx(1.0)
-    # the reduced w_max puts 1e-3 of σ above itself: every weight sits 0.1 % above it
-    assert m.w_max.reduced == pytest.approx(3.0 * (1 - 1e-3))
-    assert m.efficiency.reduced == pytest.approx(1 / (1 - 1e-3))
-    assert m.overweight_fraction == pytest.approx(1.0)
+    # equal weights have no tail to cut: the reduced w_max is their value (it used to put
+    # every event 0.1 % above w_max, an efficiency above 1 and 100 % "overweights")
+    assert m.w_max.reduced == 3.0
+    assert m.efficiency.reduced == pytest.approx(1.0)
+    assert m.overweight_fraction == 0.0
     assert m.ess_fraction == pytest.approx(1.0)
     assert m.rsd == pytest.approx(0.0, abs=1e-12)
     assert m.unweighted_per_call == pytest.approx(1.0)

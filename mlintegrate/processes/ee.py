@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..phasespace import DALITZ_DIM, three_body_dalitz
 from .particles import Particles
 from .process import GEV2_TO_PB, Process, builtin
+from .qqg_maps import qqg_phase_space
 
 __all__ = [
     "ALPHA",
@@ -29,6 +29,8 @@ __all__ = [
 ALPHA = 1.0 / 137.035999084
 N_C = 3
 C_F = 4.0 / 3.0
+#: relative tolerance of the quadrature in :func:`qqg_reference` (its stated error)
+QQG_REFERENCE_RTOL = 1e-13
 #: electric charges of d, u, s, c, b
 QUARK_CHARGES = (-1 / 3, 2 / 3, -1 / 3, 2 / 3, -1 / 3)
 
@@ -180,7 +182,7 @@ def qqg_reference(
 
     from scipy import integrate  # imported on use: scipy costs start-up time
 
-    value, _ = integrate.quad(inner, 2 * y, 1 - y, epsabs=0.0, epsrel=1e-13, limit=200)
+    value, _ = integrate.quad(inner, 2 * y, 1 - y, epsabs=0.0, epsrel=QQG_REFERENCE_RTOL, limit=200)
     charge2 = sum(q * q for q in QUARK_CHARGES[:n_flavours])
     sigma0 = N_C * charge2 * sigma_mumu(sqrt_s)
     return sigma0 * alpha_s / (2.0 * math.pi) * C_F * value
@@ -192,7 +194,7 @@ def ee_qqg(
     y_cut: float = 0.01,
     alpha_s: float = 0.118,
     n_flavours: int = 5,
-    phase_space: str = "diet",
+    phase_space: str = "auto",
 ) -> Process:
     """e+e− → γ* → q(k1) q̄(k2) g(k3) at O(α_s), the full 5-d |M|² with the beam orientation.
 
@@ -203,10 +205,13 @@ def ee_qqg(
     g_s² = 4πα_s fixed. Averaged over the beam direction it gives the x₁, x₂ formula of
     :func:`qqg_reference`, which is the reference value. Cuts: s_ij/s > y_cut for every pair.
 
-    ``phase_space="diet"`` (default): RAMBO on diet, where the cut surfaces s_ij = y_cut s and
-    the soft/collinear ridges along them are curved surfaces inside the cube. ``"dalitz"``:
-    :func:`~mlintegrate.phasespace.three_body_dalitz` with y_min = y_cut, where they are faces
-    of the cube (every point passes the cuts): the same σ, a much easier integrand.
+    ``phase_space="auto"`` (default) is ``"exact"``: the Dalitz map with the cuts on the
+    cube's faces, preceded by the exact inversion of the averaged |M|² in (y₁₃, y₂₃) and the
+    beam direction drawn from its exact density about the principal axis of the quark
+    momentum tensor, so that f(u) is constant. ``"dalitz+axis"`` leaves that orientation to
+    learn, ``"dalitz+me"`` keeps the Dalitz frame, ``"dalitz"`` is the plain Dalitz map and
+    ``"diet"`` RAMBO on diet, where the cut surfaces s_ij = y_cut s and the soft/collinear
+    ridges along them are curved surfaces inside the cube: :mod:`.qqg_maps`.
     """
     if not 0 < y_cut < 1 / 3:
         raise ValueError(f"y_cut must be in (0, 1/3) for a non-empty 3-jet region, got {y_cut}")
@@ -227,17 +232,8 @@ def ee_qqg(
         s23 = 2.0 * _dot(k[:, 1], k[:, 2])
         return (s12 > y_cut * s) & (s13 > y_cut * s) & (s23 > y_cut * s)
 
-    if phase_space not in ("diet", "rambo", "dalitz"):
-        raise ValueError(
-            f"phase_space must be 'diet', 'rambo' or 'dalitz' for ee_qqg, got {phase_space!r}"
-        )
-    dim = None
-    if phase_space == "dalitz":
-        dim = DALITZ_DIM
-
-        def phase_space(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return three_body_dalitz(u, sqrt_s, y_min=y_cut)
-
+    phase_space, dim = qqg_phase_space(phase_space, sqrt_s, y_cut)
+    reference = qqg_reference(sqrt_s, y_cut, alpha_s, n_flavours)
     return Process(
         matrix_element,
         incoming=(0.0, 0.0),
@@ -248,8 +244,9 @@ def ee_qqg(
         dim=dim,
         name="ee_qqg",
         particles=_quark_particles(n_flavours, alpha_s, with_gluon=True),
-        exact=qqg_reference(sqrt_s, y_cut, alpha_s, n_flavours),
-        exact_error=0.0,
+        exact=reference,
+        # the quadrature's tolerance: a zero-variance map (phase_space="exact") resolves it
+        exact_error=QQG_REFERENCE_RTOL * reference,
         description=(
             f"e+e- -> q qbar g at O(alpha_s), sqrt(s)={sqrt_s} GeV, {n_flavours} flavours, "
             f"alpha_s={alpha_s}, cuts s_ij/s > {y_cut}"

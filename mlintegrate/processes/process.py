@@ -77,7 +77,8 @@ class Process:
         sqrt_s: collision energy in the centre-of-mass frame (for a decay: the parent mass).
         cuts: ``cuts(p) -> bool (n,)``, True where an event passes; f = 0 elsewhere.
         phase_space: ``"diet"`` (RAMBO on diet, 3n−4 dims), ``"rambo"`` (4n dims), or a map
-            ``u -> (p_out, weight)``; then ``dim`` must be given.
+            ``u -> (p_out, weight)``; then ``dim`` must be given. ``"auto"`` is the process's
+            best map: diet here; a factory may pick its own (ee_qqg: its exact map).
         symmetry_factor: S, e.g. 1/2 for two identical outgoing gluons.
         name, exact, exact_error: for reports: the reference value and its error (0 if exact).
         particles: PDG ids, colour lines and couplings, for writing events (LHE).
@@ -181,13 +182,14 @@ class Process:
             return phase_space, int(dim)
         n, sqrt_s = self.n_out, self.sqrt_s
         masses = self.outgoing_masses if any(m > 0 for m in self.outgoing_masses) else None
-        if phase_space == "diet":
+        if phase_space in ("auto", "diet"):  # a generic process's best map is diet
             generator, d = rambo_diet, 3 * n - 4
         elif phase_space == "rambo":
             generator, d = rambo, 4 * n
         else:
             raise ConfigError(
-                f"phase_space must be 'diet', 'rambo' or a callable, got {phase_space!r}"
+                f"phase_space={phase_space!r} is not a map; choose 'auto' (= 'diet'), 'diet', "
+                "'rambo' or a callable u -> (p, weight) with dim="
             )
         if dim is not None and dim != d:
             raise ConfigError(

@@ -10,7 +10,8 @@ log-density on the cube). :meth:`Trainer.step` is the "tell" of ask/tell:
    ``loss`` (:mod:`.losses`; weights |f|/q_s stay unbiased for points of earlier proposals);
 3. the update is undone (parameters and optimiser state) when the held-out rsd got worse:
    rsd_θ is estimated on those points by reweighting, rsd² ≈ E_{q_s}[f²/(q_θ q_s)]/I² − 1,
-   before and after, from the same points (paired: most noise cancels). A single global
+   before and after, from the same points (paired: most noise cancels); an estimate of rsd²
+   below zero after the update means noise hid its effect, and it is undone too. A single global
    "best" is avoided on purpose: the minimum over noisy estimates from different batches
    would keep a lucky early state;
 4. the held-out points join the buffer.
@@ -35,12 +36,13 @@ from ...config import Config
 from ...errors import CheckpointError
 from ...validate import choice, int_at_least, number_in
 from .buffer import SampleBuffer
-from .losses import LOSSES, reweighted_rsd
+from .losses import LOSSES, _log_second_moment, reweighted_rsd
 
 __all__ = ["SCHEDULES", "Trainer", "TrainingConfig"]
 
 SCHEDULES = ("cosine", "constant")
 _MIN_VALIDATION = 64  # fewer held-out points than this: no validation, every update kept
+_ROUNDING = 1e-12  # a held-out rsd² estimate below −this is noise, not a measurement
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,14 @@ class Trainer:
         self.batches += 1
 
     def _held_out_rsd(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> float:
+        """The held-out rsd of the model; inf where the estimate of rsd² came out negative
+        (beyond rounding): held-out noise then hides the change, which is not evidence that
+        it helped (on a constant f every update read rsd 0 ≤ 1.1 · 0 and was kept)."""
         with torch.no_grad():
-            return reweighted_rsd(f, q, self.model.log_prob(u))
+            log_q = self.model.log_prob(u)
+            if math.expm1(float(_log_second_moment(f, q, log_q))) < -_ROUNDING:
+                return math.inf
+            return reweighted_rsd(f, q, log_q)
 
     def _train(
         self, u_val: torch.Tensor, q_val: torch.Tensor, f_val: torch.Tensor, steps: int
