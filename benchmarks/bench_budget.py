@@ -24,7 +24,7 @@ import mlintegrate as mli
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="camel:4,ee_qqg,camel:8")
+    parser.add_argument("--cases", default="camel:4,ee_qqg@diet,camel:8")
     parser.add_argument("--train-calls", type=float, default=1e5)
     parser.add_argument("--reuse", default="none,2,4")
     parser.add_argument("--seed", type=int, default=1)

@@ -14,7 +14,7 @@ evaluation calls (``mlintegrate.report.compare``):
 Writes ``benchmarks/results/never_worse.{json,md}`` (rewritten after every case), with PASS/FAIL
 per case: ε_median-max and rsd at least as good as VEGAS's.
 
-    python benchmarks/bench_never_worse.py                       # top_decay, ee_qqg, camel:4
+    python benchmarks/bench_never_worse.py                       # top_decay, ee_qqg@diet, camel:4
     python benchmarks/bench_never_worse.py --cases top_decay --train-calls 200000
 """
 
@@ -105,7 +105,7 @@ def markdown(doc: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", default="top_decay,ee_qqg,camel:4")
+    parser.add_argument("--cases", default="top_decay,ee_qqg@diet,camel:4")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--train-calls", type=float, default=1e6)
     parser.add_argument("--calls", type=float, default=2e5)
