@@ -1,7 +1,7 @@
 """Budget-aware training: ``TrainingConfig.reuse`` (Adam steps ∝ new points) against the fixed
 20 steps per batch, at a small budget (issue 14 §4).
 
-    python benchmarks/bench_budget.py --cases camel:4,ee_qqg,camel:8 --train-calls 1e5
+    python benchmarks/bench_budget.py --cases camel:4,ee_qqg@diet,camel:8 --train-calls 1e5
 
 One seed, 2·10⁵ evaluation calls; training time is the process CPU time (the machine is shared,
 wall time is not comparable). Writes ``benchmarks/results/budget.{json,md}``.
