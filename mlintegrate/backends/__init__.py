@@ -1,10 +1,10 @@
 """Proposals behind the one :class:`Backend` contract, by name, and the parts they are made of.
 
-Named backends (``get(name, dim, **settings)``): ``uniform``, ``vegas``, ``flow``. Wrappers that
-are backends too: :class:`Mixture` (q = Σ α_k q_k) and :class:`Mapped` (a proposal in the
-pre-image of a :class:`~.bijections.Bijection`). :func:`build` rebuilds any of them, nested,
-from ``backend.spec()``. Torch-backed classes load on first use, so ``import mlintegrate`` and
-the command line's ``list`` and ``--help`` never import torch.
+Named backends (``get(name, dim, **settings)``): ``uniform``, ``vegas``, ``flow``, ``bvae``.
+Wrappers that are backends too: :class:`Mixture` (q = Σ α_k q_k) and :class:`Mapped` (a
+proposal in the pre-image of a :class:`~.bijections.Bijection`). :func:`build` rebuilds any of
+them, nested, from ``backend.spec()``. Torch-backed classes load on first use, so
+``import mlintegrate`` and the command line's ``list`` and ``--help`` never import torch.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from .uniform import Uniform
 from .vegas import Vegas, VegasConfig
 
 if TYPE_CHECKING:
+    from .bvae import BVAE, BVAEConfig
     from .flow import Flow, FlowConfig
 
 __all__ = [
+    "BVAE",
+    "BVAEConfig",
     "Backend",
     "Bijection",
     "BreitWignerMap",
@@ -48,12 +51,16 @@ _REGISTRY = {
     "uniform": "mlintegrate.backends.uniform:Uniform",
     "vegas": "mlintegrate.backends.vegas:Vegas",
     "flow": "mlintegrate.backends.flow:Flow",
+    "bvae": "mlintegrate.backends.bvae:BVAE",
 }
 _CONFIGS = {
     "vegas": "mlintegrate.backends.vegas:VegasConfig",
     "flow": "mlintegrate.backends.flow:FlowConfig",
+    "bvae": "mlintegrate.backends.bvae:BVAEConfig",
 }
 _LAZY = {
+    "BVAE": "mlintegrate.backends.bvae:BVAE",
+    "BVAEConfig": "mlintegrate.backends.bvae:BVAEConfig",
     "Flow": "mlintegrate.backends.flow:Flow",
     "FlowConfig": "mlintegrate.backends.flow:FlowConfig",
 }

@@ -20,6 +20,12 @@ The learning rate follows ``schedule`` as a function of the batches trained on (
 (``seed``, batch number), so a step is deterministic and a resumed run repeats an
 uninterrupted one exactly: ``state_dict`` holds the parameters, the Adam state, the buffer and
 the counters.
+
+Two optional model hooks (absent for the flow, whose training they leave untouched):
+``model.training_log_prob(u)`` replaces ``log_prob`` in the loss and the validation (a model
+whose proposal density differs from what its parameters are fitted to, e.g. the B-VAE's
+decoder under a buffer latent), and ``model.after_step(trainer)`` runs after each batch (e.g.
+to rebuild state from the buffer; it must draw randomness only from seeded generators).
 """
 
 from __future__ import annotations
@@ -101,6 +107,8 @@ class Trainer:
         self.buffer = SampleBuffer(dim, config.buffer_size, device)
         self.batches = 0  # step calls so far
         self.rejected = 0  # updates undone by the validation rule
+        self._log_prob = getattr(model, "training_log_prob", model.log_prob)
+        self._after_step = getattr(model, "after_step", None)
 
     def learning_rate(self, progress: float) -> float:
         """The learning rate after ``progress`` batches (fractional within a batch)."""
@@ -120,10 +128,12 @@ class Trainer:
         self._train(u[n_train:], q[n_train:], f[n_train:])
         self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
         self.batches += 1
+        if self._after_step is not None:
+            self._after_step(self)
 
     def _held_out_rsd(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> float:
         with torch.no_grad():
-            return reweighted_rsd(f, q, self.model.log_prob(u))
+            return reweighted_rsd(f, q, self._log_prob(u))
 
     def _train(self, u_val: torch.Tensor, q_val: torch.Tensor, f_val: torch.Tensor) -> None:
         c = self.config
@@ -147,7 +157,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.learning_rate(self.batches + step / c.steps_per_batch)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(f_mb, self.buffer.q[idx], self.model.log_prob(self.buffer.u[idx]))
+            loss = loss_fn(f_mb, self.buffer.q[idx], self._log_prob(self.buffer.u[idx]))
             loss.backward()
             self.optimizer.step()
         if validate:
