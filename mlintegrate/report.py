@@ -45,6 +45,9 @@ class Comparison:
     learning_curves: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     events: dict[str, EventSample] = field(default_factory=dict)
     truth: tuple[np.ndarray, np.ndarray] | None = None  # momenta, weights of a weighted sample
+    #: trained backends with latent diagnostics (B-VAE), and the integrand, for their plots
+    latent: dict[str, Any] = field(default_factory=dict)
+    integrand: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def kinematic_observables(p: np.ndarray) -> dict[str, np.ndarray]:
@@ -93,6 +96,8 @@ def compare(
         out.learning_curves[name] = [(s.calls, s.rsd) for s in integ.history.iterations]
         out.results.append(integ.integrate(integrand, calls=calls, keep_weights=True))
         integrators[name] = integ
+        if hasattr(integ.backend, "latent_buffer"):
+            out.latent[name], out.integrand = integ.backend, integrand
     if reference:
         out.results.append(vegas_plus(integrand, dim, calls_train, calls, rng=seed))
     if events > 0 and hasattr(integrand, "momenta"):
@@ -230,6 +235,12 @@ def write_report(comparison: Comparison, out: str | Path) -> dict[str, Path]:
     paths["learning curves"] = plot_learning_curves(
         comparison.learning_curves, title, out / "learning_curves.png"
     )
+    if comparison.latent:  # PCA of the latent buffer and decoded samples, latent marginals
+        from .backends.bvae_plots import latent_plots
+
+        for name, backend in comparison.latent.items():
+            for path in latent_plots(backend, comparison.integrand, out / name):
+                paths[f"{name} {path.stem.split('_', 1)[1]} plot"] = path
     if comparison.truth is not None and comparison.events:
         p, w = comparison.truth
         truth_obs = kinematic_observables(p)
