@@ -58,7 +58,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "η=0.5": {"eta": 0.5},
     "α=0.5": {"alpha": 0.5},
     "β=0.1": {"beta": 0.1},
-    "unit widths σ=1 (KDE), α=0.2": {"widths": "unit", "alpha": 0.2},
     "K=4096": {"components": 4096},
     "decoder loss kl": {"loss": "kl"},
     "VampPrior fit (buffer as training base, LOO, learned α)": {"fit": "mixture"},
@@ -107,12 +106,14 @@ def _plots(spec: str, f: Any, calls_train: int, seed: int, folder: Path) -> list
     return [str(p) for p in latent_plots(integ.backend, f, stem, rng=seed)]
 
 
-def run_ablation_case(spec: str, calls_train: int, calls: int, seed: int) -> dict[str, Any]:
+def run_ablation_case(
+    spec: str, calls_train: int, calls: int, seed: int, variants: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     """A vegas row, then one B-VAE per variant, each trained and evaluated alike."""
     f = load_case(spec)
     t0 = time.perf_counter()
     results = compare(f, f.dim, ("vegas",), calls_train, calls, seed=seed, reference=False).results
-    for label, settings in VARIANTS.items():
+    for label, settings in variants.items():
         integ = mli.Integrator(BVAE(f.dim, **settings), rng=seed, progress=False)
         integ.train(f, calls=calls_train)
         result = integ.integrate(f, calls=calls, keep_weights=True)
@@ -125,7 +126,7 @@ def run_ablation_case(spec: str, calls_train: int, calls: int, seed: int) -> dic
         )
     case = _case_info(spec, f, calls_train, calls, results)
     case["wall_s"] = time.perf_counter() - t0
-    case["variants"] = VARIANTS
+    case["variants"] = variants
     return case
 
 
@@ -200,6 +201,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--calls", type=float, default=None)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="smoke run: 2·10⁴ + 10⁴ calls")
+    p.add_argument(
+        "--variants",
+        help="ablation: comma-separated indices into VARIANTS, run in that order (default all)",
+    )
     p.add_argument("--no-plots", action="store_true", help="skip the latent PNGs (main part)")
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args(argv)
@@ -207,6 +212,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     a.cases = a.cases.split(",") if a.cases else list(default_cases)
     a.train_calls = int(a.train_calls or (20_000 if a.quick else TRAIN_CALLS))
     a.calls = int(a.calls or (10_000 if a.quick else CALLS))
+    labels = list(VARIANTS)
+    order = [int(i) for i in a.variants.split(",")] if a.variants else range(len(labels))
+    a.variants = {labels[i]: VARIANTS[labels[i]] for i in order}
     return a
 
 
@@ -235,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.part == "main":
             case = run_main_case(spec, args.train_calls, args.calls, args.seed, plots)
         else:
-            case = run_ablation_case(spec, args.train_calls, args.calls, args.seed)
+            case = run_ablation_case(spec, args.train_calls, args.calls, args.seed, args.variants)
         doc["cases"].append(case)
         doc["targets"] = evaluate_targets(doc["cases"]) if args.part == "main" else []
         print(case_markdown(case), end="\n\n", flush=True)

@@ -198,12 +198,12 @@ def test_pull_with_bounded_error(name, dim, max_rel_err):
 
 @pytest.mark.slow
 def test_many_seed_pulls_are_standard_normal():
-    """Pulls of 100 independent estimates (one trained proposal, fresh points per seed)."""
+    """Pulls of 200 independent estimates (one trained proposal, fresh points per seed)."""
     f = mli.functions.get("camel", dim=3)
     integ = mli.Integrator(BVAE(3, **QUICK), rng=0, progress=False)
     integ.train(f, calls=60_000, batch_size=6_000)
     pulls = []
-    for seed in range(100):
+    for seed in range(200):
         u, q = integ.backend.sample(4_000, rng=1000 + seed)
         w = f(u) / q
         pulls.append((w.mean() - f.exact) / (w.std(ddof=1) / math.sqrt(w.size)))
