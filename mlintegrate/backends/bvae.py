@@ -15,8 +15,12 @@ invertible decoder trained on an ELBO with decoder noise gave weights 6–29× w
 exact weighted maximum likelihood on the same model (issue 13's prototype); the β-VAE loss
 survives where it is meaningful, in the encoder widths.
 
-The defaults are the best configuration measured by ``benchmarks/bench_bvae.py`` (see its
-results, ``benchmarks/results/bvae.md``, and the README's B-VAE section).
+Defaults, measured (``benchmarks/bench_bvae.py``; ``benchmarks/results/bvae_main.md`` and
+``bvae_ablation.md``, one seed): the buffer costs ε as its weight grows (2·10⁵ calls, ee_qqg /
+camel d=4 ε_median-max: η = 0 0.9 % / 28 %, η = 0.5 13 % / 35 %, η = 0.9 19.5 % / 39 %,
+η = 1 18.6 % / 41 %), so η = 0.9 keeps a 10 % buffer, within noise of the best rows (η = 1,
+``memory=True``: 19.0 % / 42.7 %). K = 1024: the (n, K) mixture is the dominant cost (≈ 12 ns
+per point and component on a loaded core).
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ __all__ = ["BVAE", "BVAEConfig", "LatentConfig"]
 class LatentConfig(Config):
     """The latent density of the B-VAE (:mod:`.nn.bvae_model`).
 
-    ``components``: K buffer Gaussians (cost ≈ 2 d multiply-adds per point and component).
+    ``components``: K buffer Gaussians (cost ≈ 2 d multiply-adds and an exp per point and
+    component: 12 ns measured on a loaded core; K = 4096 made sampling 35× the flow's cost).
     ``eta``: weight η of the N(0, 1) prior in [0, 1] (1: the decoder alone, i.e. a flow).
     ``alpha``: width factor α on the encoder widths (initial value when ``fit="mixture"``).
     ``beta``: β of the β-VAE loss that sets the closed-form widths, in (0, 1].
