@@ -18,9 +18,10 @@ survives where it is meaningful, in the encoder widths.
 Defaults, measured (``benchmarks/bench_bvae.py``; ``benchmarks/results/bvae_main.md`` and
 ``bvae_ablation.md``, one seed): the buffer costs ε as its weight grows (2·10⁵ calls, ee_qqg /
 camel d=4 ε_median-max: η = 0 0.9 % / 28 %, η = 0.5 13 % / 35 %, η = 0.9 19.5 % / 39 %,
-η = 1 18.6 % / 41 %), so η = 0.9 keeps a 10 % buffer, within noise of the best rows (η = 1,
-``memory=True``: 19.0 % / 42.7 %). K = 1024: the (n, K) mixture is the dominant cost (≈ 12 ns
-per point and component on a loaded core).
+η = 1 18.6 % / 41 %), so η = 0.9 keeps a 10 % buffer, within single-seed noise of the best rows
+(K = 4096: 19.7 % / 43.3 %, ``memory=True``: 19.0 % / 42.7 %). K = 1024, not 4096: the (n, K)
+mixture is the dominant cost (≈ 12 ns per point and component on a loaded core), and the
+10⁶-call main table was measured with it.
 """
 
 from __future__ import annotations
