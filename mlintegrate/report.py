@@ -52,6 +52,9 @@ class Comparison:
     truth: tuple[np.ndarray, np.ndarray] | None = None  # momenta, weights of a weighted sample
     n_incoming: int = 2  # incoming particles at the front of the truth and event momenta
     specs: dict[str, dict[str, Any]] = field(default_factory=dict)  # label → backend.spec()
+    #: trained backends with latent diagnostics (B-VAE), and the integrand, for their plots
+    latent: dict[str, Any] = field(default_factory=dict)
+    integrand: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 def kinematic_observables(p: np.ndarray, n_incoming: int) -> dict[str, np.ndarray]:
@@ -125,6 +128,8 @@ def compare(
         out.results.append(dataclasses.replace(result, backend=label))
         out.specs[label] = backend.spec()
         integrators[label] = integ
+        if hasattr(backend, "latent_buffer"):
+            out.latent[label], out.integrand = backend, integrand
     if reference:
         out.results.append(vegas_plus(integrand, dim, calls_train, calls, rng=seed))
     if events > 0 and isinstance(integrand, PhysicsIntegrand):
@@ -309,6 +314,12 @@ def write_report(comparison: Comparison, out: str | Path) -> dict[str, Path]:
     paths["learning curves"] = plot_learning_curves(
         comparison.learning_curves, title, out / "learning_curves.png"
     )
+    if comparison.latent:  # PCA of the latent buffer and decoded samples, latent marginals
+        from .backends.bvae_plots import latent_plots
+
+        for name, backend in comparison.latent.items():
+            for path in latent_plots(backend, comparison.integrand, out / name):
+                paths[f"{name} {path.stem.split('_', 1)[1]} plot"] = path
     if comparison.truth is not None and comparison.events:
         p, w = comparison.truth
         truth_obs = kinematic_observables(p, comparison.n_incoming)

@@ -1,6 +1,7 @@
 """Proposals behind the one :class:`Backend` contract, by name, and the parts they are made of.
 
-Named backends (``get(name, dim, **settings)``): ``uniform``, ``vegas``, ``flow``. Wrappers that
+Named backends (``get(name, dim, **settings)``): ``uniform``, ``vegas``, ``flow``,
+``bvae``. Wrappers that
 are backends too: :class:`Mixture` (q = Σ α_k q_k) and :class:`Mapped` (a proposal in the
 pre-image of a :class:`~.bijections.Bijection`). :func:`build` rebuilds any of them, nested,
 from ``backend.spec()``. Every class loads on first use, so ``import mlintegrate`` and the command
@@ -17,6 +18,7 @@ from .base import Backend
 
 if TYPE_CHECKING:
     from .bijections import Bijection, BreitWignerMap, DietMap, LogMap, VegasMap
+    from .bvae import BVAE, BVAEConfig
     from .flow import Flow, FlowConfig
     from .mapped import Mapped
     from .mixture import Mixture
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from .vegas import Vegas, VegasConfig
 
 __all__ = [
+    "BVAE",
+    "BVAEConfig",
     "Backend",
     "Bijection",
     "BreitWignerMap",
@@ -48,12 +52,16 @@ _REGISTRY = {
     "uniform": "mlintegrate.backends.uniform:Uniform",
     "vegas": "mlintegrate.backends.vegas:Vegas",
     "flow": "mlintegrate.backends.flow:Flow",
+    "bvae": "mlintegrate.backends.bvae:BVAE",
 }
 _CONFIGS = {
     "vegas": "mlintegrate.backends.vegas:VegasConfig",
     "flow": "mlintegrate.backends.flow:FlowConfig",
+    "bvae": "mlintegrate.backends.bvae:BVAEConfig",
 }
 _LAZY = {
+    "BVAE": "mlintegrate.backends.bvae:BVAE",
+    "BVAEConfig": "mlintegrate.backends.bvae:BVAEConfig",
     "Flow": "mlintegrate.backends.flow:Flow",
     "FlowConfig": "mlintegrate.backends.flow:FlowConfig",
     "Bijection": "mlintegrate.backends.bijections:Bijection",

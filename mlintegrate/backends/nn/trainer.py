@@ -21,6 +21,12 @@ The learning rate follows ``schedule`` as a function of the batches trained on (
 (``seed``, batch number), so a step is deterministic and a resumed run repeats an
 uninterrupted one exactly: ``state_dict`` holds the parameters, the Adam state, the buffer and
 the counters.
+
+Two optional model hooks (absent for the flow, whose training they leave untouched):
+``model.training_log_prob(u)`` replaces ``log_prob`` in the loss and the validation (a model
+whose proposal density differs from what its parameters are fitted to, e.g. the B-VAE's
+decoder under a buffer latent), and ``model.after_step(trainer)`` runs after each batch (e.g.
+to rebuild state from the buffer; it must draw randomness only from seeded generators).
 """
 
 from __future__ import annotations
@@ -120,6 +126,8 @@ class Trainer:
         self.buffer = SampleBuffer(dim, config.buffer_size, device)
         self.batches = 0  # step calls so far
         self.rejected = 0  # updates undone by the validation rule
+        self._log_prob = getattr(model, "training_log_prob", model.log_prob)
+        self._after_step = getattr(model, "after_step", None)
 
     def learning_rate(self, progress: float) -> float:
         """The learning rate after ``progress`` batches (fractional within a batch)."""
@@ -139,13 +147,15 @@ class Trainer:
         self._train(u[n_train:], q[n_train:], f[n_train:], self.config.steps_for(n))
         self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
         self.batches += 1
+        if self._after_step is not None:
+            self._after_step(self)
 
     def _held_out_rsd(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> float:
         """The held-out rsd of the model; inf where the estimate of rsd² came out negative
         (beyond rounding): held-out noise then hides the change, which is not evidence that
         it helped (on a constant f every update read rsd 0 ≤ 1.1 · 0 and was kept)."""
         with torch.no_grad():
-            log_q = self.model.log_prob(u)
+            log_q = self._log_prob(u)
             if math.expm1(float(_log_second_moment(f, q, log_q))) < -_ROUNDING:
                 return math.inf
             return reweighted_rsd(f, q, log_q)
@@ -174,7 +184,7 @@ class Trainer:
             for group in self.optimizer.param_groups:
                 group["lr"] = self.learning_rate(self.batches + step / steps)
             self.optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(f_mb, self.buffer.q[idx], self.model.log_prob(self.buffer.u[idx]))
+            loss = loss_fn(f_mb, self.buffer.q[idx], self._log_prob(self.buffer.u[idx]))
             loss.backward()
             self.optimizer.step()
         if validate:
