@@ -35,6 +35,7 @@ import numpy as np
 from ..config import Config
 from ..validate import choice, int_at_least, number_in
 from .base import Backend
+from .composed import Composed
 from .flow import CouplingConfig
 from .learned import LearnedProposal
 from .mixture import Mixture
@@ -122,7 +123,7 @@ def _bvae_model(dim: int, model: CouplingConfig, latent: LatentConfig, seed: int
     )
 
 
-class BVAE(Backend):
+class BVAE(Composed):
     """B-VAE proposal with a defensive uniform component (module docstring)."""
 
     name = "bvae"
@@ -150,15 +151,6 @@ class BVAE(Backend):
         """The torch model (decoder, anchors, widths)."""
         return self.learned.model
 
-    @property
-    def defensive(self) -> float:
-        return self.settings.defensive
-
-    @property
-    def rejected(self) -> int:
-        """Updates undone by the held-out validation so far."""
-        return self.learned.trainer.rejected
-
     def latent_buffer(self) -> dict[str, np.ndarray]:
         """The buffer as numpy arrays: anchors u (K, d), encoded μ (K, d), widths α σ (K, d)."""
         m = self.model
@@ -167,21 +159,6 @@ class BVAE(Backend):
             "mu": m.mu.cpu().numpy().copy(),
             "scale": (m.sigma * m.log_alpha.detach().exp()).cpu().numpy().copy(),
         }
-
-    def _sample(self, n: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return self.proposal._sample(n, gen)
-
-    def _density(self, u: np.ndarray) -> np.ndarray:
-        return self.proposal._density(u)
-
-    def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
-        self.proposal._adapt(u, q, f)
-
-    def default_batch_size(self, calls: int) -> int:
-        return self.learned.default_batch_size(calls)
-
-    def config(self) -> dict[str, Any]:
-        return {"dim": self.dim, **self.settings.to_dict()}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Decoder parameters, anchors, μ, σ, α, Adam state, trainer buffer and counters."""

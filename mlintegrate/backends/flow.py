@@ -27,6 +27,7 @@ from ..config import Config
 from ..validate import choice, int_at_least, number_in
 from .base import Backend, prefixed, unprefixed
 from .bijections import VegasMap
+from .composed import Composed
 from .learned import LearnedProposal
 from .mapped import Mapped
 from .mixture import Mixture
@@ -107,7 +108,7 @@ def _coupling_flow(dim: int, model: CouplingConfig, seed: int) -> CouplingFlow:
     return CouplingFlow(dim, model.n_layers, model.bins, model.hidden, model.depth, seed=seed)
 
 
-class Flow(Backend):
+class Flow(Composed):
     """Normalizing-flow proposal with a defensive uniform component (module docstring)."""
 
     name = "flow"
@@ -142,34 +143,6 @@ class Flow(Backend):
             if s.defensive > 0
             else core
         )
-
-    # the trainer's figures, for callbacks and tests
-    @property
-    def defensive(self) -> float:
-        return self.settings.defensive
-
-    @property
-    def rejected(self) -> int:
-        """Updates undone by the held-out validation so far."""
-        return self.learned.trainer.rejected
-
-    def learning_rate(self, progress: float) -> float:
-        return self.learned.trainer.learning_rate(progress)
-
-    def _sample(self, n: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        return self.proposal._sample(n, gen)
-
-    def _density(self, u: np.ndarray) -> np.ndarray:
-        return self.proposal._density(u)
-
-    def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
-        self.proposal._adapt(u, q, f)
-
-    def default_batch_size(self, calls: int) -> int:
-        return self.learned.default_batch_size(calls)
-
-    def config(self) -> dict[str, Any]:
-        return {"dim": self.dim, **self.settings.to_dict()}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Parameters, Adam state, buffer, counters and pre-map: resuming repeats a run exactly."""
