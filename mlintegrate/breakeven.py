@@ -88,6 +88,8 @@ def break_even_cost(line: CostLine, reference: CostLine) -> float:
         return math.inf if not math.isfinite(line.slope) else 0.0
     d_slope = reference.slope - line.slope
     d_intercept = line.intercept - reference.intercept
+    if abs(d_slope) <= 1e-9 * reference.slope:  # equal events per call, to rounding
+        d_slope = 0.0
     if d_slope > 0:
         return max(d_intercept / d_slope, 0.0)
     return 0.0 if d_intercept < 0 and d_slope == 0 else math.inf
