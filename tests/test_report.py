@@ -95,7 +95,5 @@ def test_equal_efficiencies_never_break_even_above_zero():
     from mlintegrate.breakeven import break_even_cost, cost_line
 
     vegas = cost_line(t_proposal=1e-7, events_per_call=1.0, overhead=1.0, calls_train=10**5)
-    flow = cost_line(
-        t_proposal=3e-5, events_per_call=1.0 - 1e-15, overhead=80.0, calls_train=10**5
-    )
+    flow = cost_line(t_proposal=3e-5, events_per_call=1.0 - 1e-15, overhead=80.0, calls_train=10**5)
     assert break_even_cost(flow, vegas) == float("inf")
