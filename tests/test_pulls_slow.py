@@ -70,7 +70,9 @@ def test_include_training_pulls_are_standard_normal(name, dim, train, batch, cal
 
     from mlintegrate.result import combine_weighted
 
-    f = mli.processes.get(name, dim=dim)
+    # ee_qqg on diet, where it was measured: on its default exact map every weight is σ
+    options = {"phase_space": "diet"} if name in mli.processes.process_names() else {}
+    f = mli.processes.get(name, dim=dim, **options)
     pulls, old, q_values = [], [], []
     for seed in range(N_SEEDS):
         integ = mli.Integrator(mli.backends.Vegas(f.dim), rng=seed, progress=False)
