@@ -3,6 +3,7 @@
 import functools
 import warnings
 
+import numpy as np
 import pylhe
 
 import mlintegrate as mli
@@ -33,3 +34,19 @@ def header(path) -> dict[str, str]:
     text = open(path).read(20_000).split("<mlintegrate>")[1].split("</mlintegrate>")[0]
     pairs = (line.split(" = ", 1) for line in text.strip().splitlines())
     return {k.strip(): v.strip() for k, v in pairs}
+
+
+class Signed:
+    """``process`` times (``factor`` where cos θ of the first outgoing particle > ``cut``, else 1):
+    a signed integrand (a negative region, like an NLO sample) with the process's particles."""
+
+    def __init__(self, process, cut: float, factor: float):
+        for name in ("dim", "name", "particles", "incoming", "outgoing_masses", "sqrt_s"):
+            setattr(self, name, getattr(process, name))
+        self.incoming_momenta, self.momenta = process.incoming_momenta, process.momenta
+        self.process, self.cut, self.factor = process, cut, factor
+
+    def __call__(self, u):
+        p, _ = self.process.momenta(u)
+        cos = p[:, 2, 3] / np.linalg.norm(p[:, 2, 1:], axis=1)
+        return self.process(u) * np.where(cos > self.cut, self.factor, 1.0)

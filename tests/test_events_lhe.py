@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from events_common import header, qqg, read_lhe
+from events_common import Signed, header, qqg, read_lhe
 
 import mlintegrate as mli
 from mlintegrate.errors import ConfigError
@@ -103,22 +103,9 @@ def test_signed_weights_survive(tmp_path):
     """A signed integrand: negative events keep their sign and the mean of XWGTUP is σ."""
     process = mli.processes.get("ee_mumu")
 
-    class Signed:
-        """ee_mumu times (1 − 1.6·[cos θ > 0.5]): a negative region, σ known from the toy."""
-
-        def __init__(self):
-            for name in ("dim", "name", "particles", "incoming", "outgoing_masses", "sqrt_s"):
-                setattr(self, name, getattr(process, name))
-            self.incoming_momenta, self.momenta = process.incoming_momenta, process.momenta
-
-        def __call__(self, u):
-            p, _ = process.momenta(u)
-            cos = p[:, 2, 3] / np.linalg.norm(p[:, 2, 1:], axis=1)
-            return process(u) * np.where(cos > 0.5, -0.6, 1.0)
-
     integ = mli.Integrator(mli.backends.Uniform(process.dim), rng=2, progress=False)
     path = tmp_path / "signed.lhe"
-    ev = integ.generate(Signed(), 2000, out=path, pilot_calls=20_000)
+    ev = integ.generate(Signed(process, cut=0.5, factor=-0.6), 2000, out=path, pilot_calls=20_000)
     init, events = read_lhe(path)
     xw = _weights(events)
     assert init.initInfo.weightingStrategy == -4

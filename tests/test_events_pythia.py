@@ -7,7 +7,7 @@ no failure, Pythia's σ (``sigmaGen``, mb) is the ``<init>`` σ, and the non-uni
 
 import numpy as np
 import pytest
-from events_common import read_lhe
+from events_common import Signed, read_lhe
 
 import mlintegrate as mli
 
@@ -75,23 +75,16 @@ def test_pythia_keeps_overweights(tmp_path):
 def test_pythia_keeps_negative_weights(tmp_path):
     process = mli.processes.get("ee_qqg")
 
-    class Signed:
-        """ee_qqg with a negative region (cos θ_q > 0.6): a signed toy like an NLO sample."""
-
-        def __init__(self):
-            for name in ("dim", "name", "particles", "incoming", "outgoing_masses", "sqrt_s"):
-                setattr(self, name, getattr(process, name))
-            self.incoming_momenta, self.momenta = process.incoming_momenta, process.momenta
-
-        def __call__(self, u):
-            p, _ = process.momenta(u)
-            cos = p[:, 2, 3] / np.linalg.norm(p[:, 2, 1:], axis=1)
-            return process(u) * np.where(cos > 0.6, -0.5, 1.0)
-
     integ = mli.Integrator(mli.backends.Vegas(process.dim), rng=4, progress=False)
     integ.train(process, calls=20_000)
     path = tmp_path / "signed.lhe"
-    ev = integ.generate(Signed(), 300, out=path, pilot_calls=20_000, on_warning=lambda m: None)
+    ev = integ.generate(
+        Signed(process, cut=0.6, factor=-0.5),
+        300,
+        out=path,
+        pilot_calls=20_000,
+        on_warning=lambda m: None,
+    )
     assert np.any(ev.weights < 0)
     weights = _check(path, ev)
     assert np.mean(weights < 0) == pytest.approx(ev.negative_fraction)
