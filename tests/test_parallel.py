@@ -7,6 +7,7 @@ must not change them either. The pool and the cluster are started once per modul
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import pickle
@@ -80,20 +81,27 @@ def pool():
         yield executor
 
 
-@pytest.fixture(scope="module")
-def dask_client():
-    distributed = pytest.importorskip("distributed", reason="pip install 'mlintegrate[parallel]'")
+@contextlib.contextmanager
+def _local_cluster(distributed):
+    """A client of a 2-worker Dask cluster on the loopback address only (any free port)."""
     with (
         distributed.LocalCluster(
             n_workers=2,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",  # loopback only, any free port
+            dashboard_address="127.0.0.1:0",
             silence_logs=50,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False, timeout=60) as client,
     ):
+        yield client
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed", reason="pip install 'mlintegrate[parallel]'")
+    with _local_cluster(distributed) as client:
         _warm(client.get_executor())
         yield client
 
@@ -201,17 +209,7 @@ def test_dask_reruns_the_tasks_of_a_killed_worker(tmp_path):
     killer = KillWorkerOnce(str(marker))
     make = lambda: mli.backends.Vegas(dim=2)  # noqa: E731
     serial = _run(make, f, None, 4_000, 4_000, chunk_size=500)
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address="127.0.0.1:0",  # loopback only, any free port
-            silence_logs=50,
-        ) as cluster,
-        distributed.Client(cluster, set_as_default=False, timeout=60) as client,
-    ):
+    with _local_cluster(distributed) as client:
         pids_before = set(client.run(os.getpid).values())
         killed = _run(make, killer, client.get_executor(), 4_000, 4_000, chunk_size=500)
         pids_after = set(client.run(os.getpid).values())
