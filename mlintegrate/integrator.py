@@ -46,9 +46,6 @@ __all__ = ["Integrator", "TrainingHistory", "TrainingStatus"]
 Integrand = Callable[[np.ndarray], np.ndarray]
 
 
-_positive_int = positive_int
-
-
 class Integrator:
     """Importance-sampling integrator over any :class:`~mlintegrate.backends.Backend`.
 
@@ -161,9 +158,9 @@ class Integrator:
         """
         self._check_integrand(integrand)
         integrand = self._distributed(integrand)
-        calls = _positive_int("calls", calls)
+        calls = positive_int("calls", calls)
         batch = self.backend.default_batch_size(calls) if batch_size is None else batch_size
-        batch = _positive_int("batch_size", batch)
+        batch = positive_int("batch_size", batch)
         start_calls = self.history.calls
         if checkpoint is not None and resume and os.path.exists(checkpoint):
             self._restore(checkpoint)
@@ -234,9 +231,9 @@ class Integrator:
         half of the available memory are refused up front (a ``ConfigError`` saying how
         many fit): integrate several times with different seeds and combine instead.
         """
-        calls = _positive_int("calls", calls)
-        iterations = _positive_int("iterations", iterations)
-        batch_size = _positive_int("batch_size", batch_size)
+        calls = positive_int("calls", calls)
+        iterations = positive_int("iterations", iterations)
+        batch_size = positive_int("batch_size", batch_size)
         if iterations > calls:
             raise ConfigError(f"iterations ({iterations}) cannot exceed calls ({calls})")
         memory.require_weights(calls)
@@ -317,9 +314,9 @@ class Integrator:
         """
         self._check_integrand(integrand)
         evaluated = self._distributed(integrand)  # before any file is opened
-        n_events = _positive_int("n_events", n_events)
-        pilot_calls = _positive_int("pilot_calls", pilot_calls)
-        batch_size = _positive_int("batch_size", batch_size)
+        n_events = positive_int("n_events", n_events)
+        pilot_calls = positive_int("pilot_calls", pilot_calls)
+        batch_size = positive_int("batch_size", batch_size)
         if out is not None and writer is not None:
             raise ConfigError("generate: give out= or writer=, not both")
         if out is not None:
