@@ -112,7 +112,9 @@ def markdown(doc: dict[str, Any]) -> str:
         for name, sel in case.get("selections", {}).items():
             figures = ", ".join(
                 f"t={t:g}: {e:.1%}/{r:.3f}"
-                for t, e, r in zip(sel["candidates"], sel["eps_median_max"], sel["rsd"])
+                for t, e, r in zip(
+                    sel["candidates"], sel["eps_median_max"], sel["rsd"], strict=True
+                )
             )
             lines.append(
                 f"{name}: last choice t = {sel['share']:g} (flow share); held-out estimates "
