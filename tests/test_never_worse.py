@@ -74,6 +74,22 @@ def test_weighted_median_max_with_unit_ratios_is_the_metrics_one(n):
     assert weighted_median_max(w, np.ones(n), n) == median_max_weight(w)
 
 
+def test_weighted_median_max_sorts_only_the_top_but_equals_the_full_sort():
+    def full_sort(w, r, calls):
+        n, k = w.size, max(1, calls // 10)
+        order = np.argsort(w, kind="stable")
+        cum = np.cumsum(r[order])
+        j = int(np.searchsorted(cum, cum[-1] * (0.5 ** (1.0 / k) - 1e-12 / n)))
+        return w[order[min(j, n - 1)]]
+
+    for seed in range(200):
+        gen = np.random.default_rng(seed)
+        n = int(gen.integers(1, 5000))
+        w, r = gen.exponential(size=n) ** 3, gen.exponential(size=n) ** 2
+        calls = int(gen.integers(1, 20_000))
+        assert weighted_median_max(w, r, calls) == full_sort(w, r, calls)
+
+
 def test_reweighted_figures_of_the_sampling_weights_are_the_direct_ones():
     dens, q, f = toy_batch([0.4, 0.6], 50_000, 1)
     eps, rsd = reweighted_figures(np.array([[0.4, 0.6]]), dens, q, f)

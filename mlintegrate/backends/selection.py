@@ -39,12 +39,20 @@ def weighted_median_max(w: np.ndarray, r: np.ndarray, calls: int) -> float:
     """
     n = w.size
     k = max(1, calls // 10)
-    order = np.argsort(w, kind="stable")
-    cum = np.cumsum(r[order])
-    total = cum[-1]
-    # the same 1e-12 guard as metrics.median_max_weight uses on j = ⌈n 2^(−1/k)⌉
-    j = int(np.searchsorted(cum, total * (0.5 ** (1.0 / k) - 1e-12 / n), side="left"))
-    return float(w[order[min(j, n - 1)]])
+    total = float(np.sum(r))
+    # the first j (ascending w) whose cumulated r reaches total · level, the same 1e-12 guard
+    # as metrics.median_max_weight uses on j = ⌈n 2^(−1/k)⌉
+    target = total * (0.5 ** (1.0 / k) - 1e-12 / n)
+    m = min(n, 256)
+    while True:  # only the top of the distribution matters: sort the m largest, widen if short
+        top = np.argpartition(w, n - m)[n - m :] if m < n else np.arange(n)
+        top = top[np.argsort(w[top], kind="stable")]
+        below = total - float(np.sum(r[top])) if m < n else 0.0
+        cum = below + np.cumsum(r[top])
+        if m == n or below < target:
+            j = int(np.searchsorted(cum, target, side="left"))
+            return float(w[top[min(j, m - 1)]])
+        m = min(n, 8 * m)
 
 
 def reweighted_figures(
