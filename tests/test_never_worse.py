@@ -229,6 +229,13 @@ def test_mixture_weight_state_refuses_a_pool_of_other_components():
         Mixture([Uniform(1), Uniform(1)]).load_weights(np.array([0.0, 1.0]))
 
 
+def test_a_selecting_mixture_is_rebuilt_from_its_spec():
+    m = Mixture([Uniform(2), PooledVegas(2, every=2)], [0.3, 0.7], select=True, select_batches=4)
+    rebuilt = mli.backends.build(m.spec())
+    assert rebuilt.spec() == m.spec()
+    assert rebuilt.select and rebuilt.components[1].every == 2
+
+
 # ------------------------------------------------------------------------------ pooled VEGAS
 def test_pooled_vegas_on_its_own_points_is_vegas():
     """every = 1 and points from the map itself: the same grid as Vegas (the importance-

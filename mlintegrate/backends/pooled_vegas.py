@@ -35,6 +35,8 @@ __all__ = ["PooledVegas"]
 class PooledVegas(Vegas):
     """:class:`~.vegas.Vegas` whose grid adapts once every ``every`` calls of ``adapt``."""
 
+    name = "pooled_vegas"
+
     def __init__(self, dim: int, every: int = 3, **changes: Any):
         super().__init__(dim, **changes)
         self.every = int_at_least("every", every, 1, "batches per grid adaptation, e.g. 3")
