@@ -104,6 +104,8 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append("")
         lines += case_table(case)
         lines.append("")
+        if case.get("note"):
+            lines += [f"Note: {case['note']}.", ""]
         verdicts = ", ".join(f"{k}: {v}" for k, v in case["never_worse"].items())
         lines.append(f"ε_median-max and rsd ≥ VEGAS's: {verdicts}.")
         if case["learned_weights"]:
