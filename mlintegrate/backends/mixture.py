@@ -23,8 +23,8 @@ With ``select`` the weights in use are *chosen* after each batch by the held-out
 component learns from them, make a pool of the last ``select_batches`` batches, from which
 ε_median-max and rsd of every candidate α(t) = t · α_ref + (1 − t) · e_safe are estimated by
 reweighting (α_ref: the learned weights with ``learn_weights``, else the initial ones; the
-safe component is the last). t = 0, the safe component alone, is always a candidate, and a
-component of weight 0 is neither sampled nor evaluated.
+safe component is the last). t = 0, the safe component alone, is always a candidate; a
+component of weight 0 is not sampled, and evaluated only on training points (for the pool).
 """
 
 from __future__ import annotations
@@ -250,8 +250,9 @@ class Mixture(Backend):
     def _checked_weights(self, weights: np.ndarray) -> np.ndarray:
         w = np.asarray(weights, dtype=np.float64)
         # chosen weights may give 0 to any component but the last (the safe one)
-        ok = np.all(w > 0) or (self.select and np.all(w >= 0) and w[-1] > 0)
-        if w.shape != self.weights.shape or not (ok and abs(w.sum() - 1) < 1e-9):
+        fits = w.shape == self.weights.shape
+        ok = fits and (np.all(w > 0) or (self.select and np.all(w >= 0) and w[-1] > 0))
+        if not (ok and abs(w.sum() - 1) < 1e-9):
             raise CheckpointError(
                 f"mixture weights {w.tolist()} do not fit {len(self.components)} components"
             )
