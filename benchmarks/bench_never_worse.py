@@ -9,7 +9,11 @@ evaluation calls (``mlintegrate.report.compare``):
 - ``flow``: the default flow (uniform safe component, λ = 0.05);
 - ``flow+premap``: the flow on the y-space of a VEGAS map (5 VEGAS batches first);
 - ``flow+vegas-safe``: Mixture([flow, VEGAS]) with multi-channel weights learned each batch;
-- ``flow+both``: both.
+- ``flow+both``: both;
+- ``flow+select``: Mixture([flow, VEGAS]) whose weights are *chosen* after each batch by the
+  held-out ε_median-max and rsd of each candidate flow share t (pure VEGAS, t = 0, always
+  among them; ``FlowConfig(safe="vegas", select_weights=True)``, :mod:`mlintegrate.backends.
+  selection`).
 
 Writes ``benchmarks/results/never_worse.{json,md}`` (rewritten after every case), with PASS/FAIL
 per case: ε_median-max and rsd at least as good as VEGAS's.
@@ -40,6 +44,7 @@ VARIANTS = {
     "flow+premap": lambda d: Flow(d, premap="vegas"),
     "flow+vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True),
     "flow+both": lambda d: Flow(d, premap="vegas", safe="vegas", learn_weights=True),
+    "flow+select": lambda d: Flow(d, safe="vegas", select_weights=True),
 }
 
 
@@ -61,7 +66,12 @@ def run_case(spec: str, calls_train: int, calls: int, seed: int, variants: list[
     weights = {
         name: b.proposal.weights.tolist()
         for name, b in backends.items()
-        if isinstance(b, Flow) and b.settings.learn_weights
+        if isinstance(b, Flow) and (b.settings.learn_weights or b.settings.select_weights)
+    }
+    selections = {
+        name: b.proposal.selection
+        for name, b in backends.items()
+        if isinstance(b, Flow) and b.settings.select_weights
     }
     return {
         "case": spec,
@@ -76,6 +86,7 @@ def run_case(spec: str, calls_train: int, calls: int, seed: int, variants: list[
         "ratios": ratios_to_vegas(rows),
         "never_worse": verdicts,
         "learned_weights": weights,
+        "selections": selections,
     }
 
 
@@ -93,11 +104,24 @@ def markdown(doc: dict[str, Any]) -> str:
         lines.append("")
         lines += case_table(case)
         lines.append("")
+        if case.get("note"):
+            lines += [f"Note: {case['note']}.", ""]
         verdicts = ", ".join(f"{k}: {v}" for k, v in case["never_worse"].items())
         lines.append(f"ε_median-max and rsd ≥ VEGAS's: {verdicts}.")
         if case["learned_weights"]:
             w = "; ".join(f"{k} [flow, vegas] = {v}" for k, v in case["learned_weights"].items())
-            lines.append(f"Learned weights at the end: {w}.")
+            lines.append(f"Weights at the end: {w}.")
+        for name, sel in case.get("selections", {}).items():
+            figures = ", ".join(
+                f"t={t:g}: {e:.1%}/{r:.3f}"
+                for t, e, r in zip(
+                    sel["candidates"], sel["eps_median_max"], sel["rsd"], strict=True
+                )
+            )
+            lines.append(
+                f"{name}: last choice t = {sel['share']:g} (flow share); held-out estimates "
+                f"ε_median-max/rsd on the pool of {sel['points']:,} training points: {figures}."
+            )
         lines.append("")
     return "\n".join(lines) + "\n"
 

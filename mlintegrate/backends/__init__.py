@@ -124,7 +124,13 @@ def build(spec: dict[str, Any]) -> Backend:
             config.get("learn_weights", False),
             config.get("floor", 0.0),
             config.get("moment", 2.0),
+            config.get("select", False),
+            config.get("select_batches", 10),
         )
+    if name == "pooled_vegas":
+        from .pooled_vegas import PooledVegas
+
+        return PooledVegas(**config)
     if name == "mapped":
         from .bijections import build_bijection
         from .mapped import Mapped

@@ -10,6 +10,12 @@ f/q is unbiased. With ``premap="vegas"`` (MadNIS style) the core is
 ``Mapped(flow, VegasMap)``: the VEGAS grid adapts on the first ``premap_batches`` batches
 (the flow stays the identity meanwhile) and is frozen afterwards.
 
+With ``safe="vegas"`` the safe component is a VEGAS map (:class:`~.pooled_vegas.PooledVegas`,
+its grid adapting every ``safe_every`` batches, on as many points as VEGAS alone uses); with
+``select_weights`` the two weights are chosen after every batch by the held-out ε_median-max
+and rsd of each candidate (:mod:`.selection`), pure VEGAS always among them: the proposal
+falls back to VEGAS where the flow does not help.
+
 Settings are :class:`FlowConfig` (a ``model`` :class:`CouplingConfig`, a ``training``
 :class:`~.nn.trainer.TrainingConfig`, and the flow's own knobs); ``Flow(d, loss="kl")`` changes
 one of them by its unique name, ``Flow(d, FlowConfig(...))`` gives them all.
@@ -24,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
+from ..errors import ConfigError
 from ..validate import choice, int_at_least, number_in
 from .base import Backend, prefixed, unprefixed
 from .bijections import VegasMap
@@ -33,8 +40,8 @@ from .mapped import Mapped
 from .mixture import Mixture
 from .nn.coupling import CouplingFlow
 from .nn.trainer import TrainingConfig
+from .pooled_vegas import PooledVegas
 from .uniform import Uniform
-from .vegas import Vegas
 
 __all__ = ["CouplingConfig", "Flow", "FlowConfig"]
 
@@ -70,6 +77,11 @@ class FlowConfig(Config):
     proposal at least as good as VEGAS is in reach); ``learn_weights``: adapt the two weights
     by the multi-channel rule (:mod:`.mixture`; each keeps ≥ 1 %) minimising E[w^p] with
     p = ``weight_moment`` (2: the variance; larger p: the largest weights).
+    ``select_weights``: after every batch, set the weights to the candidate (flow share t in
+    :data:`~.selection.SHARES`, t = 0 being the safe component alone) with the best held-out
+    ε_median-max among those with rsd ≤ the safe component's, estimated by reweighting the
+    last ``select_batches`` batches (:mod:`.selection`). ``safe_every``: batches per grid
+    adaptation of a VEGAS safe component (3: VEGAS's own batch is calls/15, the flow's calls/50).
     ``premap``: None or "vegas"; ``premap_batches``: batches that adapt the VEGAS map first.
     ``device``: torch device of the network ("cpu", "cuda", or "auto": the GPU where there is
     one, else the CPU). ``threads``: torch intra-op threads on the CPU during each call (None:
@@ -85,6 +97,9 @@ class FlowConfig(Config):
     safe: str = "uniform"
     learn_weights: bool = False
     weight_moment: float = 2.0
+    select_weights: bool = False
+    select_batches: int = 10
+    safe_every: int = 3
     premap: str | None = None
     premap_batches: int = 5
     device: str = "cpu"
@@ -96,6 +111,14 @@ class FlowConfig(Config):
         choice("safe", self.safe, SAFE_COMPONENTS)
         choice("learn_weights", self.learn_weights, (False, True))
         number_in("weight_moment", self.weight_moment, 1.0, 64.0, "2: least variance")
+        choice("select_weights", self.select_weights, (False, True))
+        int_at_least("select_batches", self.select_batches, 1, "e.g. 10")
+        int_at_least("safe_every", self.safe_every, 1, "e.g. 3")
+        if self.select_weights and self.defensive == 0:
+            raise ConfigError(
+                "select_weights=True needs a safe component to choose weights with: "
+                "set defensive > 0 (e.g. 0.05)"
+            )
         choice("premap", self.premap, PREMAPS)
         int_at_least("premap_batches", self.premap_batches, 0, "e.g. 5")
         if self.threads is not None:
@@ -131,7 +154,7 @@ class Flow(Composed):
             else None
         )
         core: Backend = self.premap or self.learned
-        self.safe = Vegas(self.dim) if s.safe == "vegas" else Uniform(self.dim)
+        self.safe = PooledVegas(self.dim, s.safe_every) if s.safe == "vegas" else Uniform(self.dim)
         self.proposal = (
             Mixture(
                 [core, self.safe],
@@ -139,6 +162,8 @@ class Flow(Composed):
                 learn_weights=s.learn_weights,
                 floor=WEIGHT_FLOOR if s.learn_weights else 0.0,
                 moment=s.weight_moment,
+                select=s.select_weights,
+                select_batches=s.select_batches,
             )
             if s.defensive > 0
             else core
@@ -152,7 +177,7 @@ class Flow(Composed):
             state["premap.batches"] = np.array(self.premap.batches, dtype=np.int64)
         state.update(prefixed("safe.", self.safe.state_dict()))
         if isinstance(self.proposal, Mixture):
-            state["mixture.weights"] = self.proposal.weights.copy()
+            state.update(prefixed("mixture.", self.proposal.weight_state()))
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -162,5 +187,5 @@ class Flow(Composed):
             self.premap.bijection.load_state_dict(premap)
             self.premap.batches = int(premap.get("batches", 0))
         self.safe.load_state_dict(unprefixed("safe.", state))
-        if isinstance(self.proposal, Mixture) and "mixture.weights" in state:
-            self.proposal.load_weights(state["mixture.weights"])
+        if isinstance(self.proposal, Mixture):
+            self.proposal.load_weight_state(unprefixed("mixture.", state))

@@ -17,6 +17,14 @@ minimal where every W_k(α) = ∫ q_k f²/q_α² is equal; from the batch (point
 W_k ≈ mean(q_k(u) f² / (q_α(u)² q_s(u))), and each step sets α_k ∝ α_k √W_k, with every
 weight kept ≥ ``floor`` (so a component that is the safe one stays in). The weights are fixed
 between batches, so every estimate stays unbiased.
+
+With ``select`` the weights in use are *chosen* after each batch by the held-out figure
+(:mod:`.selection`): the component densities at the batch's points, taken before any
+component learns from them, make a pool of the last ``select_batches`` batches, from which
+ε_median-max and rsd of every candidate α(t) = t · α_ref + (1 − t) · e_safe are estimated by
+reweighting (α_ref: the learned weights with ``learn_weights``, else the initial ones; the
+safe component is the last). t = 0, the safe component alone, is always a candidate; a
+component of weight 0 is not sampled, and evaluated only on training points (for the pool).
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, MLIntegrateError
-from ..validate import number_in
+from ..validate import int_at_least, number_in
 from .base import Backend, prefixed, unprefixed
+from .selection import candidate_weights, choose, reweighted_figures
 
 __all__ = ["Mixture", "multichannel_weights"]
 
@@ -79,6 +88,8 @@ class Mixture(Backend):
         learn_weights: bool = False,
         floor: float = 0.0,
         moment: float = 2.0,
+        select: bool = False,
+        select_batches: int = 10,
     ):
         components = list(components)
         if not components or not all(isinstance(c, Backend) for c in components):
@@ -104,6 +115,12 @@ class Mixture(Backend):
             "floor", floor, 0.0, 1.0 / len(components), "the smallest weight a component keeps"
         )
         self.initial_weights = w / w.sum()
+        self.select = bool(select)
+        self.select_batches = int_at_least("select_batches", select_batches, 1, "e.g. 10")
+        self.reference_weights = self.initial_weights.copy()
+        self.selection: dict[str, Any] = {}
+        self._pool: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._presampled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._set_weights(self.initial_weights)
 
     def _set_weights(self, weights: np.ndarray) -> None:
@@ -113,32 +130,74 @@ class Mixture(Backend):
     def _sample(self, n: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         which = np.searchsorted(self._edges, gen.random(n), side="right")
         u = np.empty((n, self.dim))
-        q = np.zeros(n)
+        dens = np.full((len(self.components), n), np.nan)  # NaN: component of weight 0
         for k, comp in enumerate(self.components):
             rows = np.flatnonzero(which == k)
             if rows.size:
-                u[rows], q_k = comp._sample(rows.size, gen)
-                q[rows] += self.weights[k] * q_k
+                u[rows], dens[k, rows] = comp._sample(rows.size, gen)
         for k, comp in enumerate(self.components):
             others = np.flatnonzero(which != k)
-            if others.size:
-                q[others] += self.weights[k] * comp._density(u[others])
+            if others.size and self.weights[k] > 0:
+                dens[k, others] = comp._density(u[others])
+        q = np.zeros(n)
+        for alpha, dens_k in zip(self.weights, dens, strict=True):
+            if alpha > 0:
+                q += alpha * dens_k
+        if self.select:  # kept for the pool: densities before the components learn
+            self._presampled = (u, q, dens)
         return u, q
 
     def _density(self, u: np.ndarray) -> np.ndarray:
         q = np.zeros(u.shape[0])
         for alpha, comp in zip(self.weights, self.components, strict=True):
-            q += alpha * comp._density(u)
+            if alpha > 0:
+                q += alpha * comp._density(u)
         return q
 
+    def _densities_before_adapt(self, u: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """q_k(u) (K, n) of the components as they are now (cached from ``_sample``)."""
+        cached, self._presampled = self._presampled, None
+        if cached is not None and cached[0] is u and np.array_equal(cached[1], q):
+            dens = cached[2]
+        else:
+            dens = np.full((len(self.components), u.shape[0]), np.nan)
+        for k, comp in enumerate(self.components):
+            if np.isnan(dens[k]).any():
+                dens[k] = comp._density(u)
+        return dens
+
+    def _select(self) -> None:
+        """Set the weights to the candidate with the best pooled held-out figure."""
+        f = np.concatenate([b[0] for b in self._pool])
+        q = np.concatenate([b[1] for b in self._pool])
+        dens = np.concatenate([b[2] for b in self._pool], axis=1)
+        candidates = candidate_weights(self.reference_weights, self.floor)
+        eps, rsd = reweighted_figures(candidates, dens, q, f)
+        best = choose(eps, rsd, fallback=0)
+        self.selection = {
+            "share": float(1.0 - candidates[best, -1]),
+            "candidates": (1.0 - candidates[:, -1]).tolist(),
+            "eps_median_max": eps.tolist(),
+            "rsd": rsd.tolist(),
+            "points": int(f.size),
+        }
+        self._set_weights(candidates[best])
+
     def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
+        if self.select and np.any(f != 0):
+            self._pool.append((f.copy(), q.copy(), self._densities_before_adapt(u, q)))
+            del self._pool[: -self.select_batches]
         for comp in self.components:
             comp._adapt(u, q, f)
         if self.learn_weights and np.any(f != 0):
             densities = np.stack([comp._density(u) for comp in self.components])
-            self._set_weights(
-                multichannel_weights(self.weights, densities, q, f, self.floor, moment=self.moment)
+            self.reference_weights = multichannel_weights(
+                self.reference_weights, densities, q, f, self.floor, moment=self.moment
             )
+            if not self.select:
+                self._set_weights(self.reference_weights)
+        if self.select and self._pool:
+            self._select()
 
     def default_batch_size(self, calls: int) -> int:
         return min(c.default_batch_size(calls) for c in self.components)
@@ -151,25 +210,59 @@ class Mixture(Backend):
             "learn_weights": self.learn_weights,
             "floor": self.floor,
             "moment": self.moment,
+            "select": self.select,
+            "select_batches": self.select_batches,
         }
 
-    def state_dict(self) -> dict[str, np.ndarray]:
+    def weight_state(self) -> dict[str, np.ndarray]:
+        """The mixture's own state: weights in use, reference weights, selection pool."""
         state: dict[str, np.ndarray] = {"weights": self.weights.copy()}
+        if self.learn_weights or self.select:
+            state["reference"] = self.reference_weights.copy()
+        if self._pool:
+            state["pool.sizes"] = np.array([b[0].size for b in self._pool], dtype=np.int64)
+            state["pool.f"] = np.concatenate([b[0] for b in self._pool])
+            state["pool.q"] = np.concatenate([b[1] for b in self._pool])
+            state["pool.densities"] = np.concatenate([b[2] for b in self._pool], axis=1)
+        return state
+
+    def load_weight_state(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`weight_state` returned (weights checked)."""
+        if "weights" in state:
+            self.load_weights(state["weights"])
+        if "reference" in state:
+            self.reference_weights = self._checked_weights(state["reference"])
+        self._pool = []
+        if "pool.sizes" in state:
+            ends = np.cumsum(state["pool.sizes"])[:-1]
+            f, q = np.split(state["pool.f"], ends), np.split(state["pool.q"], ends)
+            dens = np.split(np.asarray(state["pool.densities"]), ends, axis=1)
+            if dens[0].shape[0] != len(self.components):
+                raise CheckpointError("mixture selection pool does not fit the components")
+            self._pool = list(zip(f, q, dens, strict=True))
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = self.weight_state()
         for k, comp in enumerate(self.components):
             state.update(prefixed(f"{k}.", comp.state_dict()))
         return state
 
-    def load_weights(self, weights: np.ndarray) -> None:
-        """Restore learned weights (checked: K positive numbers summing to 1)."""
+    def _checked_weights(self, weights: np.ndarray) -> np.ndarray:
         w = np.asarray(weights, dtype=np.float64)
-        if w.shape != self.weights.shape or not (np.all(w > 0) and abs(w.sum() - 1) < 1e-9):
+        # chosen weights may give 0 to any component but the last (the safe one)
+        fits = w.shape == self.weights.shape
+        ok = fits and (np.all(w > 0) or (self.select and np.all(w >= 0) and w[-1] > 0))
+        if not (ok and abs(w.sum() - 1) < 1e-9):
             raise CheckpointError(
                 f"mixture weights {w.tolist()} do not fit {len(self.components)} components"
             )
-        self._set_weights(w)
+        return w
+
+    def load_weights(self, weights: np.ndarray) -> None:
+        """Restore learned or chosen weights (checked: K numbers ≥ 0 summing to 1)."""
+        self._set_weights(self._checked_weights(weights))
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        if "weights" in state:
-            self.load_weights(state["weights"])
+        self.load_weight_state(state)
         for k, comp in enumerate(self.components):
             comp.load_state_dict(unprefixed(f"{k}.", state))
