@@ -7,7 +7,7 @@
 
 Rows: ``before`` is the flow as it trained until now (20 Adam steps every batch, no stopping:
 ``reuse=None, patience=None``), ``after`` the flow with its defaults (steps ∝ new points,
-``reuse=1``; early stopping on the held-out rsd, ``patience=5``), ``madnis`` MadNIS with its
+``reuse=4``; early stopping on the held-out rsd, ``patience=5``), ``madnis`` MadNIS with its
 defaults (:func:`bench_flow.run_madnis`). Every row gets the same integrand, calls and seed;
 training time is process CPU seconds (the machine is shared: wall time is not comparable),
 integrand calls included. Evaluation: 2·10⁵ fresh points from the frozen proposal. A part
@@ -29,7 +29,11 @@ from bench_flow import load_case, run_madnis
 import mlintegrate as mli
 
 EVAL_CALLS = 200_000
-ROWS = {"before": {"reuse": None, "patience": None}, "after": {}}
+ROWS = {
+    "before": {"reuse": None, "patience": None},
+    "after": {},
+    "after-reuse1": {"reuse": 1.0},  # the step count MadNIS's time would need
+}
 # Flow today at 10⁶ training calls, seed 1 (benchmarks/results/flow_after_refactor.md, the
 # fixed-steps trainer): the 10⁶ target where no ``before`` row was run in the same process.
 STORED_BEFORE_1E6 = {"camel:4": 0.304, "camel:8": 0.110, "ee_qqg@diet": 0.214}
@@ -45,6 +49,7 @@ def run_flow(case: str, calls: int, seed: int, settings: dict[str, Any]) -> dict
     r = integ.integrate(f, calls=EVAL_CALLS)
     trainer = backend.learned.trainer
     return {
+        "settings": settings,
         "train_cpu_s": cpu,
         "train_wall_s": wall,
         "eps_median_max": r.efficiency.median_max,
@@ -160,13 +165,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--part", default="all")
     parser.add_argument("--merge", default=None, help="comma-separated parts to join")
+    parser.add_argument(
+        "--relabel", default="", help="part:old=new,... rename rows of a part when merging"
+    )
     args = parser.parse_args(argv)
     if args.merge:
         parts = [
             json.loads((RESULTS / f"early_stop.{p}.json").read_text())
             for p in args.merge.split(",")
         ]
-        rows = [r for p in parts for r in p["rows"]]
+        relabel = dict(x.split("=") for x in args.relabel.split(",") if x)
+        rows = []
+        for name, part in zip(args.merge.split(","), parts, strict=True):
+            for r in part["rows"]:
+                rows.append(r | {"row": relabel.get(f"{name}:{r['row']}", r["row"])})
         doc = {"machines": [p["machine"] for p in parts], "rows": rows, "targets": targets(rows)}
         (RESULTS / "early_stop.json").write_text(json.dumps(doc, indent=2) + "\n")
         (RESULTS / "early_stop.md").write_text(markdown(doc))

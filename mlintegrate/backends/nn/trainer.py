@@ -86,7 +86,7 @@ class TrainingConfig(Config):
     minibatch: int = 1024
     val_fraction: float = 0.2
     val_tolerance: float = 0.1
-    reuse: float | None = 1.0
+    reuse: float | None = 4.0
     patience: int | None = 5
     min_improvement: float = 0.01
 
