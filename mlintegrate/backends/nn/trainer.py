@@ -87,7 +87,7 @@ class TrainingConfig(Config):
     val_fraction: float = 0.2
     val_tolerance: float = 0.1
     reuse: float | None = 4.0
-    patience: int | None = 5
+    patience: int | None = 10
     min_improvement: float = 0.01
 
     def __post_init__(self) -> None:
