@@ -63,3 +63,22 @@ def test_flow_densities_are_unchanged_by_the_kernel(dim):
     assert (log_q - ref_log_q.detach()).abs().max().item() < 1e-12
     assert (log_q_density - ref_log_q_density.detach()).abs().max().item() < 1e-12
     assert (log_q - log_q_density).abs().max().item() < 1e-9  # forward vs inverse pass
+
+
+def test_a_kernel_that_cannot_compile_falls_back_to_the_torch_path(monkeypatch):
+    """numba failing to start (e.g. an embedding interpreter with mismatched cffi) must not
+    break sampling: the torch path, same numbers, takes over."""
+    from mlintegrate.backends.nn import spline_kernel
+
+    def broken(*args):
+        raise RuntimeError("no numba here")
+
+    monkeypatch.setattr(spline_kernel, "_kernel", broken)
+    monkeypatch.setattr(spline_kernel, "kernel_error", None)
+    x = torch.rand(50, 2, dtype=torch.float64)
+    params = _params(50, 2, 1.0, torch.float32)
+    with torch.no_grad():
+        out, logdet = rq_spline_params(x, params, BINS)
+        ref_out, ref_logdet = rq_spline_torch(x, params, BINS)
+    assert spline_kernel.kernel_error == "RuntimeError: no numba here"
+    assert torch.equal(out, ref_out) and torch.equal(logdet, ref_logdet)

@@ -30,7 +30,12 @@ from .splines import (
     split_spline_params,
 )
 
-__all__ = ["rq_spline_params", "rq_spline_torch"]
+__all__ = ["kernel_error", "rq_spline_params", "rq_spline_torch"]
+
+# Why the kernel is off in this process (None: it is on). Compiling it can fail where numba
+# cannot start (seen in an embedding interpreter whose cffi and _cffi_backend versions
+# differ); the torch path gives the same q, so it takes over for the rest of the process.
+kernel_error: str | None = None
 
 
 def rq_spline_torch(
@@ -54,8 +59,10 @@ def rq_spline_params(
     Returns:
         (out, logdet) of shape (n, m), as :func:`.splines.rq_spline`.
     """
+    global kernel_error
     fast = (
-        not torch.is_grad_enabled()
+        kernel_error is None
+        and not torch.is_grad_enabled()
         and x.device.type == "cpu"
         and params.device.type == "cpu"
         and x.dtype == torch.float64
@@ -68,7 +75,11 @@ def rq_spline_params(
     xs = np.ascontiguousarray(x.detach().numpy()).reshape(-1)
     ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
     out, logdet = np.empty_like(xs), np.empty_like(xs)
-    _kernel(xs, ps, bins, inverse, MIN_BIN_WIDTH, MIN_BIN_HEIGHT, MIN_DERIVATIVE, out, logdet)
+    try:
+        _kernel(xs, ps, bins, inverse, MIN_BIN_WIDTH, MIN_BIN_HEIGHT, MIN_DERIVATIVE, out, logdet)
+    except Exception as exc:  # numba failed to compile or load: the exact torch path instead
+        kernel_error = f"{type(exc).__name__}: {exc}"
+        return rq_spline_torch(x, params, bins, inverse)
     return torch.from_numpy(out).view(x.shape), torch.from_numpy(logdet).view(x.shape)
 
 
