@@ -165,7 +165,8 @@ def markdown(doc: dict[str, Any]) -> str:
             f"{r['eps_median_max']:.2%} | {r['rsd']:.3g} | {r['pull']:+.2f} | {r['batches']} | "
             f"{r.get('stopped_at_batch') or '—'} |"
         )
-    return "\n".join([*lines, "", ROW_NOTES, "", "## Targets", "", *doc["targets"]]) + "\n"
+    notes = [ROW_NOTES] + ([doc["note"]] if doc.get("note") else [])
+    return "\n".join([*lines, "", *notes, "", "## Targets", "", *doc["targets"]]) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--part", default="all")
     parser.add_argument("--merge", default=None, help="comma-separated parts to join")
+    parser.add_argument("--note", default="", help="a findings paragraph for the markdown")
     parser.add_argument(
         "--relabel", default="", help="part:old=new,... rename rows of a part when merging"
     )
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in part["rows"]:
                 rows.append(r | {"row": relabel.get(f"{name}:{r['row']}", r["row"])})
         doc = {"machines": [p["machine"] for p in parts], "rows": rows, "targets": targets(rows)}
+        doc["note"] = args.note
         (RESULTS / "early_stop.json").write_text(json.dumps(doc, indent=2) + "\n")
         (RESULTS / "early_stop.md").write_text(markdown(doc))
         print(markdown(doc))
