@@ -80,8 +80,9 @@ class TrainingConfig(Config):
     22.6 → 27.2 %, d=8 5.6 → 1.7 %, ee_qqg@diet 14.1 → 10.9 %, ee_qqg@dalitz+axis 59.3 →
     71.8 % (MadNIS: 4.0, 0.6, 4.0, 71.3 %, 2–5× less CPU than reuse 4); reuse 1 (MadNIS's
     step count and time) drops camel d=8 to 0.13 % (rsd 15). At 10⁶ calls ``reuse`` does not
-    bind. Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50 and cost
-    ε (30.0 vs 33.5 %, 18.9 vs 20.3 %); with 10 no measured run stops.
+    bind. Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50, costing
+    ε on diet (18.9 vs 20.3 %; camel d=4 30.0 vs 30.6 % unstopped); with 10 no measured run
+    stops, and at 10⁶ calls training is then the old one (diet and camel d=8 reproduce it).
     """
 
     loss: str = "mix"
