@@ -303,6 +303,6 @@ def test_reuse_scales_the_steps_with_the_new_points():
 
     cfg = TrainingConfig(steps_per_batch=20, minibatch=1000, reuse=2.0)
     assert cfg.steps_for(2000) == 4 and cfg.steps_for(50_000) == 20
-    assert TrainingConfig(steps_per_batch=20).steps_for(10) == 20
+    assert TrainingConfig(steps_per_batch=20, reuse=None).steps_for(10) == 20
     with pytest.raises(mli.ConfigError, match="reuse"):
         TrainingConfig(reuse=0.0)

@@ -90,7 +90,10 @@ class BVAEConfig(Config):
 
     model: CouplingConfig = field(default_factory=CouplingConfig)
     latent: LatentConfig = field(default_factory=LatentConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
+    # the B-VAE keeps full training and no early stopping until they are measured on it
+    training: TrainingConfig = field(
+        default_factory=lambda: TrainingConfig(reuse=None, patience=None)
+    )
     defensive: float = 0.05
     device: str = "cpu"
     threads: int | None = 1

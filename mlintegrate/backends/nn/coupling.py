@@ -2,7 +2,8 @@ r"""Spline coupling layers and their stack: a bijection of the unit cube onto it
 
 A coupling layer with mask m splits z into the transformed part z_m and the conditioning part
 z_¬m and sets u_m = s(z_m; θ(z_¬m)), u_¬m = z_¬m, with s an elementwise rational-quadratic
-spline on [0, 1] (:mod:`.splines`) whose parameters θ come from an MLP (:mod:`.mlp`) of the
+spline on [0, 1] (:mod:`.splines`; without gradients its numba twin
+:mod:`.spline_kernel`) whose parameters θ come from an MLP (:mod:`.mlp`) of the
 conditioning coordinates. Its Jacobian is triangular, so log|det ∂u/∂z| = Σ_{i∈m} log s'(z_i),
 and the inverse is one pass: z_¬m = u_¬m, then z_m = s⁻¹(u_m; θ(u_¬m)).
 
@@ -33,7 +34,8 @@ from torch import nn
 
 from .masks import default_layers, mask_sequence
 from .mlp import MLP
-from .splines import n_spline_params, rq_spline, split_spline_params
+from .spline_kernel import rq_spline_params
+from .splines import n_spline_params
 
 __all__ = ["CouplingFlow", "CouplingLayer"]
 
@@ -83,9 +85,9 @@ class CouplingLayer(nn.Module):
 
     def _apply_spline(self, x: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
         x_trans, x_cond = x[:, self.trans], x[:, self.cond]
-        params = self.conditioner(x_cond).to(x.dtype).view(x.shape[0], len(self.trans), -1)
-        w, h, d = split_spline_params(params, self.bins)
-        y_trans, logdet = rq_spline(x_trans, w, h, d, inverse=inverse)
+        # float32 parameters: the spline casts what it uses to x's float64
+        params = self.conditioner(x_cond).view(x.shape[0], len(self.trans), -1)
+        y_trans, logdet = rq_spline_params(x_trans, params, self.bins, inverse=inverse)
         y = torch.cat([y_trans, x_cond], dim=1)[:, self.perm]
         return y, logdet.sum(dim=1)
 

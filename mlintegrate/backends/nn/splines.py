@@ -76,30 +76,25 @@ def _derivatives(raw: torch.Tensor, min_derivative: float) -> torch.Tensor:
     return min_derivative + F.softplus(raw + shift)
 
 
-_CUMULATIVE: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+def _cumulative(raw: torch.Tensor, min_size: float, dtype: torch.dtype):
+    """Knot j = m·j + scale·c_j of the bins m + (1 − K m) softmax(raw), raw (..., K).
 
-
-def _cumulative(bins: int, dtype: torch.dtype, device: torch.device):
-    """(M, j): M[i, j] = [i < j] of shape (K, K+1), so e @ M = exclusive cumsums, and j = 0…K."""
-    key = (bins, dtype, device)
-    if key not in _CUMULATIVE:
-        m = torch.ones(bins, bins + 1, dtype=dtype, device=device).triu(1)
-        _CUMULATIVE[key] = (m, torch.arange(bins + 1, dtype=dtype, device=device))
-    return _CUMULATIVE[key]
-
-
-def _knots(raw: torch.Tensor, min_size: float) -> torch.Tensor:
-    """Knots (..., K+1), from exactly 0 to 1 up to round-off, from unconstrained raw (..., K).
-
-    Bin sizes m + (1 − K m) softmax(raw); the cumulative sum is a matrix product with a
-    triangular matrix (much faster than ``torch.cumsum`` on many short rows). Every bin is at
-    least m wide, far above round-off, so the knots increase strictly.
+    Returns (c, scale): c (..., K+1) with c_j = Σ_{i<j} e_i, e = exp(raw − max raw) in
+    ``dtype``, and scale (..., 1) = (1 − K m) / Σ e. Knot 0 is exactly 0, knot K is 1 up to
+    round-off; every bin is at least m wide, far above round-off, so the knots increase
+    strictly. The sums are one ``torch.cumsum`` pass; the maximum is taken before the cast
+    (a cast of a float32 maximum is exact).
     """
-    bins = raw.shape[-1]
-    tri, j = _cumulative(bins, raw.dtype, raw.device)
-    e = torch.exp(raw - raw.detach().amax(dim=-1, keepdim=True))
-    scale = (1.0 - bins * min_size) / e.sum(dim=-1, keepdim=True)
-    return (e @ tri) * scale + min_size * j
+    e = torch.exp(raw.to(dtype) - raw.detach().amax(dim=-1, keepdim=True).to(dtype))
+    c = F.pad(torch.cumsum(e, dim=-1), (1, 0))
+    return c, (1.0 - raw.shape[-1] * min_size) / c[..., -1:]
+
+
+def _knots_at(
+    c: torch.Tensor, scale: torch.Tensor, min_size: float, idx: torch.Tensor
+) -> torch.Tensor:
+    """The knots with indices ``idx`` (..., m) from :func:`_cumulative`'s (c, scale)."""
+    return torch.gather(c, -1, idx) * scale + min_size * idx.to(c.dtype)
 
 
 def rq_spline(
@@ -133,15 +128,23 @@ def rq_spline(
         )
     if max(min_bin_width, min_bin_height) * bins >= 1.0:
         raise ValueError(f"minimal bin sizes times {bins} bins must be < 1")
-    x_knots = _knots(widths, min_bin_width)
-    y_knots = _knots(heights, min_bin_height)
-
+    dtype = x.dtype
     inp = x.clamp(0.0, 1.0)
-    interior = (y_knots if inverse else x_knots)[..., 1:-1].detach().contiguous()
+    # The side searched (x knots forward, y knots inverse) needs all its knots; the other one
+    # only the two ends of the bin found, each m·k + scale·c_k (:func:`_bins`).
+    search, other = (heights, widths) if inverse else (widths, heights)
+    m_search, m_other = (
+        (min_bin_height, min_bin_width) if inverse else (min_bin_width, min_bin_height)
+    )
+    c_s, scale_s = _cumulative(search, m_search, dtype)
+    j = torch.arange(1, bins, dtype=dtype, device=x.device)
+    interior = (c_s[..., 1:-1] * scale_s + m_search * j).detach()  # knots 1 … K−1
     idx = torch.searchsorted(interior, inp.unsqueeze(-1), right=True)  # S + (1,), in [0, K-1]
     idx = torch.cat([idx, idx + 1], dim=-1)  # both ends of the bin
-    xs, ys = torch.gather(x_knots, -1, idx), torch.gather(y_knots, -1, idx)
-    d = _derivatives(torch.gather(derivatives, -1, idx), min_derivative)
+    ends_search = _knots_at(c_s, scale_s, m_search, idx)
+    ends_other = _knots_at(*_cumulative(other, m_other, dtype), m_other, idx)
+    xs, ys = (ends_other, ends_search) if inverse else (ends_search, ends_other)
+    d = _derivatives(torch.gather(derivatives, -1, idx).to(dtype), min_derivative)
     xk, yk, dk, dk1 = xs[..., 0], ys[..., 0], d[..., 0], d[..., 1]
     wk, hk = xs[..., 1] - xk, ys[..., 1] - yk
     sk = hk / wk

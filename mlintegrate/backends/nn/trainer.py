@@ -14,7 +14,16 @@ log-density on the cube). :meth:`Trainer.step` is the "tell" of ask/tell:
    below zero after the update means noise hid its effect, and it is undone too. A single global
    "best" is avoided on purpose: the minimum over noisy estimates from different batches
    would keep a lucky early state;
-4. the held-out points join the buffer.
+4. early stopping (``patience``): the model after the batch is compared with the best state so
+   far on the same held-out points (paired again, fresh points every batch, so no noisy
+   minimum over batches is taken); it becomes the best when its rsd is lower by at least
+   ``min_improvement`` (relative). After ``patience`` · ``steps_per_batch`` Adam steps without
+   such an improvement (patience in full batches: a batch that ``reuse`` cut to fewer steps
+   counts for less, so a small budget is not stopped for learning slowly) the best state is
+   restored and training stops: later batches take no gradient
+   step (their points still count towards the estimate, drawn from the frozen proposal whose
+   exact density is what their weights divide by, so every estimate stays unbiased);
+5. the held-out points join the buffer.
 
 The learning rate follows ``schedule`` as a function of the batches trained on (cosine from
 ``lr`` to ``lr_final`` over ``decay_batches``). Minibatch draws come from a generator seeded by
@@ -60,11 +69,20 @@ class TrainingConfig(Config):
     0.41 (kl), 0.56 (mix), 0.68 (variance): the variance term targets the largest weights,
     KL the bulk.
 
-    ``reuse`` (None: off) caps the steps per batch at reuse · n_new / minibatch. Measured at
-    10⁵ training calls (``benchmarks/results/budget.md``): 2.5–4.5× less training CPU, but
-    ε_median-max on ee_qqg 14.6 % → 5.5 % (reuse 2) / 10.9 % (reuse 4) and on camel d = 8
-    5.3 % → 0.6 % / 1.8 %: the buffered reuse of every call is what the flow's accuracy rests
-    on, so it stays off by default.
+    ``reuse`` (None: off) caps the steps per batch at reuse · n_new / minibatch, so the total
+    number of Adam steps scales with the training calls (the integrator's batches are
+    calls / 50 points between 10³ and 2·10⁴: at 10⁶ calls the cap does not bind).
+    ``patience`` (None: never stop) and ``min_improvement``: early stopping on the held-out rsd
+    (module docstring, step 4).
+
+    Measured (``benchmarks/results/early_stop.md``, one seed, process CPU s): at 10⁵ calls
+    ``reuse`` 4 against the old fixed 20 steps trains 2–3.5× faster with ε_median-max camel d=4
+    22.6 → 27.2 %, d=8 5.6 → 1.7 %, ee_qqg@diet 14.1 → 10.9 %, ee_qqg@dalitz+axis 59.3 →
+    71.8 % (MadNIS: 4.0, 0.6, 4.0, 71.3 %, 2–5× less CPU than reuse 4); reuse 1 (MadNIS's
+    step count and time) drops camel d=8 to 0.13 % (rsd 15). At 10⁶ calls ``reuse`` does not
+    bind. Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50, costing
+    ε on diet (18.9 vs 20.3 %; camel d=4 30.0 vs 30.6 % unstopped); with 10 no measured run
+    stops, and at 10⁶ calls training is then the old one (diet and camel d=8 reproduce it).
     """
 
     loss: str = "mix"
@@ -77,7 +95,9 @@ class TrainingConfig(Config):
     minibatch: int = 1024
     val_fraction: float = 0.2
     val_tolerance: float = 0.1
-    reuse: float | None = None
+    reuse: float | None = 4.0
+    patience: int | None = 10
+    min_improvement: float = 0.01
 
     def __post_init__(self) -> None:
         choice("loss", self.loss, tuple(LOSSES))
@@ -92,6 +112,9 @@ class TrainingConfig(Config):
         number_in("val_tolerance", self.val_tolerance, 0.0, math.inf, "e.g. 0.1")
         if self.reuse is not None:
             number_in("reuse", self.reuse, 0.0, math.inf, "e.g. 2, or None", open_low=True)
+        if self.patience is not None:
+            int_at_least("patience", self.patience, 1, "e.g. patience=5, or None: never stop")
+        number_in("min_improvement", self.min_improvement, 0.0, 1.0, "e.g. 0.01", open_high=True)
 
     def steps_for(self, n_new: int) -> int:
         """Adam steps for a batch of ``n_new`` new points: ``steps_per_batch``, or with
@@ -126,6 +149,11 @@ class Trainer:
         self.buffer = SampleBuffer(dim, config.buffer_size, device)
         self.batches = 0  # step calls so far
         self.rejected = 0  # updates undone by the validation rule
+        # early stopping: the best parameters so far (None: the current ones are the best),
+        # Adam steps since the last improvement, and the batch training stopped at (0: not)
+        self.best: dict[str, torch.Tensor] | None = None
+        self.stale = 0
+        self.stopped_at = 0
         self._log_prob = getattr(model, "training_log_prob", model.log_prob)
         self._after_step = getattr(model, "after_step", None)
 
@@ -138,7 +166,10 @@ class Trainer:
         return c.lr_final + 0.5 * (c.lr - c.lr_final) * (1.0 + math.cos(math.pi * frac))
 
     def step(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> None:
-        """Train on one batch (u (n, d), q_s (n,), f (n,) on the model's device)."""
+        """Train on one batch (u (n, d), q_s (n,), f (n,) on the model's device); nothing once
+        early stopping has stopped training (the model stays as it is)."""
+        if self.stopped:
+            return
         n = u.shape[0]
         n_val = round(self.config.val_fraction * n)
         n_val = n_val if _MIN_VALIDATION <= n_val < n else 0
@@ -147,8 +178,51 @@ class Trainer:
         self._train(u[n_train:], q[n_train:], f[n_train:], self.config.steps_for(n))
         self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
         self.batches += 1
-        if self._after_step is not None:
+        if self._after_step is not None and not self.stopped:
             self._after_step(self)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether early stopping has ended training (the best state is then the model)."""
+        return self.stopped_at > 0
+
+    def _snapshot(self) -> dict[str, torch.Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _track_best(
+        self,
+        rsd_now: float,
+        rsd_previous: float,
+        previous: dict[str, torch.Tensor],
+        held_out: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+        steps: int,
+    ) -> None:
+        """Early-stopping bookkeeping after a validated batch (module docstring, step 4).
+
+        ``rsd_now``: the model's held-out rsd after this batch; ``rsd_previous``: that of the
+        state before it (``previous``) on the same ``held_out`` points (u, q_s, f), which is
+        the best state when ``self.best`` is None; ``steps``: Adam steps this batch took.
+        """
+        c = self.config
+        if c.patience is None:
+            return
+        if self.best is None:
+            rsd_best = rsd_previous
+        else:
+            current = self._snapshot()
+            self.model.load_state_dict(self.best)
+            rsd_best = self._held_out_rsd(*held_out)
+            self.model.load_state_dict(current)
+        if rsd_now < (1.0 - c.min_improvement) * rsd_best:
+            self.best, self.stale = None, 0
+            return
+        if self.best is None:  # the state before this batch was the best: keep it
+            self.best = previous
+        self.stale += steps
+        if self.stale >= c.patience * c.steps_per_batch:
+            self.model.load_state_dict(self.best)
+            self.best = None
+            self.stopped_at = self.batches + 1
 
     def _held_out_rsd(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> float:
         """The held-out rsd of the model; inf where the estimate of rsd² came out negative
@@ -169,10 +243,8 @@ class Trainer:
         validate = u_val.shape[0] > 0 and bool((f_val != 0).any())
         if validate:
             rsd_before = self._held_out_rsd(u_val, q_val, f_val)
-            saved = (
-                copy.deepcopy(self.model.state_dict()),
-                copy.deepcopy(self.optimizer.state_dict()),
-            )
+            previous = self._snapshot()
+            saved_adam = copy.deepcopy(self.optimizer.state_dict())
         loss_fn = LOSSES[c.loss]
         gen = np.random.default_rng([self.seed, self.batches])
         size = len(self.buffer)
@@ -190,13 +262,16 @@ class Trainer:
         if validate:
             rsd_after = self._held_out_rsd(u_val, q_val, f_val)
             if not rsd_after <= rsd_before * (1.0 + c.val_tolerance):
-                self.model.load_state_dict(saved[0])
-                self.optimizer.load_state_dict(saved[1])
+                self.model.load_state_dict(previous)
+                self.optimizer.load_state_dict(saved_adam)
                 self.rejected += 1
+                rsd_after = rsd_before
+            self._track_best(rsd_after, rsd_before, previous, (u_val, q_val, f_val), steps)
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameters (``model.*``), Adam state (``adam.*``), buffer and counters."""
+        """Parameters (``model.*``), Adam state (``adam.*``), buffer, counters and the early
+        stopping state (``best.*``: the best parameters while they are not the model's)."""
         state = {
             f"model.{k}": v.detach().cpu().numpy().copy()
             for k, v in self.model.state_dict().items()
@@ -207,6 +282,10 @@ class Trainer:
         state.update(self.buffer.state_dict())
         state["batches"] = np.array(self.batches, dtype=np.int64)
         state["rejected"] = np.array(self.rejected, dtype=np.int64)
+        state["stale"] = np.array(self.stale, dtype=np.int64)
+        state["stopped_at"] = np.array(self.stopped_at, dtype=np.int64)
+        if self.best is not None:
+            state.update({f"best.{k}": v.cpu().numpy().copy() for k, v in self.best.items()})
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -245,3 +324,15 @@ class Trainer:
             self.buffer.load_state_dict(state)
         self.batches = int(state["batches"])
         self.rejected = int(state["rejected"])
+        # states saved before early stopping existed lack these: nothing stopped, no best kept
+        self.stale = int(state.get("stale", 0))
+        self.stopped_at = int(state.get("stopped_at", 0))
+        best = {k[len("best.") :]: v for k, v in state.items() if k.startswith("best.")}
+        self.best = None
+        if best:
+            if set(best) != set(own):
+                raise CheckpointError("learned-proposal state has an incomplete best.* state")
+            self.best = {
+                k: torch.from_numpy(np.array(best[k])).to(v.dtype).to(v.device)
+                for k, v in own.items()
+            }

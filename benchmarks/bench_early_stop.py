@@ -1,0 +1,209 @@
+"""Budget-aware training and early stopping of the flow against fixed training and MadNIS
+(issue 14 §4), side by side in one process per part.
+
+    python benchmarks/bench_early_stop.py --cases camel:4,camel:8,ee_qqg@diet,ee_qqg@dalitz+axis \\
+        --train-calls 1e5 --rows before,after,madnis --part small
+    python benchmarks/bench_early_stop.py --merge small,large      # writes early_stop.{json,md}
+
+Rows: ``before`` is the flow as it trained until now (20 Adam steps every batch, no stopping:
+``reuse=None, patience=None``), ``after`` the flow with its defaults (steps ∝ new points,
+``reuse=4``; early stopping on the held-out rsd, ``patience=10``), ``madnis`` MadNIS with its
+defaults (:func:`bench_flow.run_madnis`). Every row gets the same integrand, calls and seed;
+training time is process CPU seconds (the machine is shared: wall time is not comparable),
+integrand calls included. Evaluation: 2·10⁵ fresh points from the frozen proposal. A part
+writes ``results/early_stop.<part>.json``; ``--merge`` joins parts into the tables and targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+import torch
+from bench_core import RESULTS, machine_info
+from bench_flow import load_case, run_madnis
+
+import mlintegrate as mli
+
+EVAL_CALLS = 200_000
+ROWS = {
+    "before": {"reuse": None, "patience": None},
+    "after": {},
+    "after-reuse1": {"reuse": 1.0},  # the step count MadNIS's time would need
+}
+# Flow today at 10⁶ training calls, seed 1 (benchmarks/results/flow_after_refactor.md, the
+# fixed-steps trainer): the 10⁶ target where no ``before`` row was run in the same process.
+STORED_BEFORE_1E6 = {"camel:4": 0.304, "camel:8": 0.110, "ee_qqg@diet": 0.214}
+
+
+def run_flow(case: str, calls: int, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
+    f = load_case(case)
+    backend = mli.backends.Flow(f.dim, **settings)
+    integ = mli.Integrator(backend, rng=seed, progress=False)
+    c0, t0 = time.process_time(), time.perf_counter()
+    integ.train(f, calls=calls)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    r = integ.integrate(f, calls=EVAL_CALLS)
+    trainer = backend.learned.trainer
+    return {
+        "settings": settings,
+        "train_cpu_s": cpu,
+        "train_wall_s": wall,
+        "eps_median_max": r.efficiency.median_max,
+        "rsd": r.rsd,
+        "pull": r.pull,
+        "batches": len(integ.history.iterations),
+        "stopped_at_batch": trainer.stopped_at or None,
+        "rejected": trainer.rejected,
+    }
+
+
+def run_part(args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for calls in (int(float(c)) for c in args.train_calls.split(",")):
+        for case in args.cases.split(","):
+            for name in args.rows.split(","):
+                if name == "madnis":
+                    f = load_case(case)
+                    clock = time.process_time
+                    res, info = run_madnis(f, f.dim, calls, EVAL_CALLS, args.seed, clock)
+                    if res is None:
+                        row = {"status": info["reason"]}
+                    else:
+                        row = {
+                            "train_cpu_s": res.time_train,
+                            "eps_median_max": res.efficiency.median_max,
+                            "rsd": res.rsd,
+                            "pull": res.pull,
+                            "batches": info["train_steps"],
+                        }
+                else:
+                    row = run_flow(case, calls, args.seed, ROWS[name])
+                row = {"case": case, "calls_train": calls, "row": name} | row
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    return rows
+
+
+def _verdict(ok: bool) -> str:
+    return "**PASS**" if ok else "**FAIL**"
+
+
+def targets(rows: list[dict[str, Any]]) -> list[str]:
+    """10⁵: after trains in ≤ MadNIS's CPU time with ε ≥ MadNIS's; 10⁶: ε after ≥ before."""
+    by = {(r["case"], r["calls_train"], r["row"]): r for r in rows}
+    out = []
+    for case, calls in sorted({(r["case"], r["calls_train"]) for r in rows}, key=str):
+        after = by.get((case, calls, "after"))
+        if after is None:
+            continue
+        mad = by.get((case, calls, "madnis"))
+        if calls < 1_000_000 and mad is not None and "eps_median_max" in mad:
+            out.append(
+                f"- {_verdict(after['train_cpu_s'] <= mad['train_cpu_s'])} {case} at {calls:,} "
+                f"calls: training CPU after ≤ MadNIS — {after['train_cpu_s']:.1f} s vs "
+                f"{mad['train_cpu_s']:.1f} s"
+            )
+            out.append(
+                f"- {_verdict(after['eps_median_max'] >= mad['eps_median_max'])} {case} at "
+                f"{calls:,} calls: ε after ≥ MadNIS — {after['eps_median_max']:.2%} vs "
+                f"{mad['eps_median_max']:.2%}"
+            )
+        if calls >= 1_000_000:
+            before = by.get((case, calls, "before"))
+            eps_b = before["eps_median_max"] if before else STORED_BEFORE_1E6.get(case)
+            src = "same run" if before else "stored, flow_after_refactor.md"
+            if eps_b is None:
+                out.append(f"- **NOT MEASURED** {case} at {calls:,} calls: no before figure")
+                continue
+            out.append(
+                f"- {_verdict(after['eps_median_max'] >= eps_b)} {case} at {calls:,} calls: ε "
+                f"after ≥ before — {after['eps_median_max']:.2%} vs {eps_b:.2%} ({src})"
+            )
+    return out
+
+
+ROW_NOTES = (
+    "Rows: `before` = fixed 20 Adam steps a batch, no stopping (the trainer until now); "
+    "`after` = today's defaults (reuse 4, patience 10, min_improvement 1 %); `after-reuse1` = "
+    "reuse 1, the step count MadNIS's time would need (the default when that part ran); "
+    "`after-patience5` = patience 5 (the default when that part ran; at 10⁶ calls and reuse 4 "
+    "or 1 alike, since reuse does not bind there); `madnis` = MadNIS 1.0 with its defaults. "
+    "At 10⁵ calls no run stopped early, so patience 5 and 10 give the same rows. Where no "
+    "`before` row ran in the same process the 10⁶ target uses the stored figure of "
+    "flow_after_refactor.md (older code: not a side-by-side comparison)."
+)
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    lines = [
+        "# Budget-aware training and early stopping: before / after / MadNIS",
+        "",
+        "Parts: "
+        + "; ".join(
+            f"`{m['command']}` ({m['date']}, load {m['load_average_start'][0]:.1f}, "
+            f"commit {m['git_commit']})"
+            for m in doc["machines"]
+        ),
+        "",
+        f"One seed, {EVAL_CALLS:,} evaluation calls; train CPU s = process CPU seconds of the "
+        "training, integrand calls included, on a shared 2-core machine (torch 1 thread).",
+        "",
+        "| case | training calls | row | train CPU s | ε median-max | rsd | pull | batches "
+        "(MadNIS: steps) | stopped at |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in doc["rows"]:
+        if "eps_median_max" not in r:
+            lines.append(f"| {r['case']} | {r['calls_train']:,} | {r['row']} | {r['status']} |")
+            continue
+        lines.append(
+            f"| {r['case']} | {r['calls_train']:,} | {r['row']} | {r['train_cpu_s']:.1f} | "
+            f"{r['eps_median_max']:.2%} | {r['rsd']:.3g} | {r['pull']:+.2f} | {r['batches']} | "
+            f"{r.get('stopped_at_batch') or '—'} |"
+        )
+    notes = [ROW_NOTES] + ([doc["note"]] if doc.get("note") else [])
+    return "\n".join([*lines, "", *notes, "", "## Targets", "", *doc["targets"]]) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="camel:4,camel:8,ee_qqg@diet,ee_qqg@dalitz+axis")
+    parser.add_argument("--train-calls", default="1e5")
+    parser.add_argument("--rows", default="before,after,madnis")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--part", default="all")
+    parser.add_argument("--merge", default=None, help="comma-separated parts to join")
+    parser.add_argument("--note", default="", help="a findings paragraph for the markdown")
+    parser.add_argument(
+        "--relabel", default="", help="part:old=new,... rename rows of a part when merging"
+    )
+    args = parser.parse_args(argv)
+    if args.merge:
+        parts = [
+            json.loads((RESULTS / f"early_stop.{p}.json").read_text())
+            for p in args.merge.split(",")
+        ]
+        relabel = dict(x.split("=") for x in args.relabel.split(",") if x)
+        rows = []
+        for name, part in zip(args.merge.split(","), parts, strict=True):
+            for r in part["rows"]:
+                rows.append(r | {"row": relabel.get(f"{name}:{r['row']}", r["row"])})
+        doc = {"machines": [p["machine"] for p in parts], "rows": rows, "targets": targets(rows)}
+        doc["note"] = args.note
+        (RESULTS / "early_stop.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (RESULTS / "early_stop.md").write_text(markdown(doc))
+        print(markdown(doc))
+        return 0
+    torch.set_num_threads(1)
+    doc = {"machine": machine_info(argv, "bench_early_stop.py"), "rows": run_part(args)}
+    (RESULTS / f"early_stop.{args.part}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
