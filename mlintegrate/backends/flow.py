@@ -31,6 +31,7 @@ from .composed import Composed
 from .learned import LearnedProposal
 from .mapped import Mapped
 from .mixture import Mixture
+from .modes import ModeConfig, ModeSeeded
 from .nn.coupling import CouplingFlow
 from .nn.trainer import TrainingConfig
 from .uniform import Uniform
@@ -90,6 +91,8 @@ class FlowConfig(Config):
     device: str = "cpu"
     threads: int | None = 1
     seed: int | None = None
+    find_modes: bool = False
+    modes: ModeConfig = field(default_factory=ModeConfig)
 
     def __post_init__(self) -> None:
         number_in("defensive", self.defensive, 0.0, 1.0, "e.g. defensive=0.05", open_high=True)
@@ -102,6 +105,7 @@ class FlowConfig(Config):
             int_at_least("threads", self.threads, 1, "or None to keep torch's setting")
         if self.seed is not None:
             int_at_least("seed", self.seed, 0, "a non-negative int or None")
+        choice("find_modes", self.find_modes, (False, True))
 
 
 def _coupling_flow(dim: int, model: CouplingConfig, seed: int) -> CouplingFlow:
@@ -132,6 +136,11 @@ class Flow(Composed):
         )
         core: Backend = self.premap or self.learned
         self.safe = Vegas(self.dim) if s.safe == "vegas" else Uniform(self.dim)
+        if s.find_modes:
+            base = [core, self.safe] if s.defensive > 0 else [core]
+            weights = [1.0 - s.defensive, s.defensive] if s.defensive > 0 else [1.0]
+            self.proposal = ModeSeeded(base, weights, s.modes, WEIGHT_FLOOR, s.weight_moment)
+            return
         self.proposal = (
             Mixture(
                 [core, self.safe],
@@ -153,6 +162,8 @@ class Flow(Composed):
         state.update(prefixed("safe.", self.safe.state_dict()))
         if isinstance(self.proposal, Mixture):
             state["mixture.weights"] = self.proposal.weights.copy()
+        if isinstance(self.proposal, ModeSeeded):
+            state.update(prefixed("modes.", self.proposal.state_dict()))
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -164,3 +175,5 @@ class Flow(Composed):
         self.safe.load_state_dict(unprefixed("safe.", state))
         if isinstance(self.proposal, Mixture) and "mixture.weights" in state:
             self.proposal.load_weights(state["mixture.weights"])
+        if isinstance(self.proposal, ModeSeeded):
+            self.proposal.load_state_dict(unprefixed("modes.", state))
