@@ -72,8 +72,8 @@ def sample(v: np.ndarray, mu: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 def check_component(dim: int, mean: Any, scale: Any) -> tuple[np.ndarray, np.ndarray]:
     """``mean`` in [0,1]^d and ``scale`` in [MIN_SCALE, MAX_SCALE]^d as float64 (d,) arrays."""
-    mu = np.asarray(mean, dtype=np.float64)
-    s = np.asarray(scale, dtype=np.float64)
+    mu = np.array(mean, dtype=np.float64)  # fresh, aligned copies: loaded arrays may be views
+    s = np.array(scale, dtype=np.float64)
     if mu.shape != (dim,) or not np.all((mu >= 0) & (mu <= 1)):
         raise MLIntegrateError(f"mean must be {dim} numbers in [0, 1], got {mean!r}")
     if s.shape != (dim,) or not np.all((s >= MIN_SCALE) & (s <= MAX_SCALE)):

@@ -106,9 +106,11 @@ class ModeSearch:
         self.dim, self.config = dim, config
         self.offspring = config.offspring or 4 * (dim + 1)
         self.batches = 0
-        self.x = np.empty((0, dim))  # walker centres (M, d)
+        self.x = np.empty((0, dim))  # walker centres, where the next batch samples (M, d)
         self.s = np.empty((0, dim))  # walker widths (M, d)
-        self.peak = np.empty(0)  # fitted log|f| at the centres (M,)
+        self.est = np.empty((0, dim))  # each walker's mode estimate, a point its data support
+        self.peak = np.empty(0)  # log|f| there, fitted or observed (M,)
+        self.converged = np.empty(0, dtype=bool)  # the last step ended at a fitted maximum
 
     @property
     def done(self) -> bool:
@@ -163,7 +165,8 @@ class ModeSearch:
         rows = np.concatenate([best, others]).astype(int)
         self.x = u[rows].copy()
         self.s = np.full_like(self.x, START_SCALE)
-        self.peak = ell[rows].copy()
+        self.est, self.peak = self.x.copy(), ell[rows].copy()
+        self.converged = np.zeros(len(rows), dtype=bool)
 
     def _step(self, m: int, y: np.ndarray, ell: np.ndarray, alive: np.ndarray, gen) -> None:
         """Move walker m by the quadratic fit of log|f| to its points (module docstring)."""
@@ -171,12 +174,13 @@ class ModeSearch:
         delta = (y - self.x[m]) / self.s[m]
         ok = np.isfinite(ell) & np.all(np.abs(delta) <= 2 * TRUST, axis=1)
         if np.count_nonzero(ok) < 2 * d + 2:
+            self.converged[m] = False
             if np.any(ok):
                 j = np.flatnonzero(ok)[np.argmax(ell[ok])]
                 if ell[j] > self.peak[m]:
-                    self.x[m], self.peak[m] = y[j], ell[j]
+                    self.x[m], self.est[m], self.peak[m] = y[j], y[j], ell[j]
             elif y.shape[0] and alive.size:  # it has points but f = 0 at all: restart
-                self.x[m] = alive[gen.integers(0, alive.shape[0])]
+                self.x[m] = self.est[m] = alive[gen.integers(0, alive.shape[0])]
                 self.s[m], self.peak[m] = START_SCALE, -np.inf
             return
         delta, target = delta[ok], ell[ok]
@@ -188,24 +192,35 @@ class ModeSearch:
         step = np.where(curved, -b / np.where(curved, h, -1.0), np.sign(b))
         step = np.clip(step, -TRUST, TRUST)
         width = np.where(curved, 1.0 / np.sqrt(np.abs(np.where(curved, h, -1.0))), 2.0)
-        self.x[m] = np.clip(self.x[m] + self.s[m] * step, 0.0, 1.0)
+        new = np.clip(self.x[m] + self.s[m] * step, 0.0, 1.0)
+        taken = (new - self.x[m]) / self.s[m]
+        at_face = ((new <= 0.0) & (step < 0)) | ((new >= 1.0) & (step > 0))
+        # converged: a fitted maximum inside its points, or pressed against a face of the cube
+        self.converged[m] = np.all((curved & (np.abs(step) <= 1.0)) | at_face)
+        self.x[m] = new
         self.s[m] = np.clip(self.s[m] * np.clip(width, 0.25, 4.0), MIN_SCALE, 0.5)
-        self.peak[m] = a + b @ step + 0.5 * h @ (step * step)
+        if self.converged[m]:
+            self.est[m], self.peak[m] = new, a + b @ taken + 0.5 * h @ (taken * taken)
+        else:  # an extrapolation, not yet evaluated: the best point seen stands for the mode
+            j = np.argmax(target)
+            self.est[m], self.peak[m] = y[ok][j], target[j]
 
     def modes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Distinct modes (centres (K, d), widths (K, d), log masses (K,)), heaviest first."""
         c = self.config
         if not len(self.x):
             return np.empty((0, self.dim)), np.empty((0, self.dim)), np.empty(0)
-        order = np.argsort(-self.peak, kind="stable")
+        usable = np.isfinite(self.peak) & (self.converged if self.converged.any() else True)
         centres: list[int] = []
-        for m in order:
-            if not np.isfinite(self.peak[m]):
+        for m in np.argsort(-self.peak, kind="stable"):
+            if not usable[m]:
                 continue
-            dist = [np.sqrt(np.sum(((self.x[m] - self.x[k]) / self.s[k]) ** 2)) for k in centres]
+            dist = [
+                np.sqrt(np.sum(((self.est[m] - self.est[k]) / self.s[k]) ** 2)) for k in centres
+            ]
             if not centres or min(dist) >= c.merge:
                 centres.append(int(m))
-        x, s = self.x[centres], self.s[centres]
+        x, s = self.est[centres], self.s[centres]
         log_mass = self.peak[centres] + np.sum(
             np.log(s) + _LOG_HALF_2PI + log_normaliser(x, s), axis=1
         )
@@ -217,21 +232,25 @@ class ModeSearch:
         return {
             "batches": np.array(self.batches, dtype=np.int64),
             "x": self.x.copy(),
+            "est": self.est.copy(),
             "s": self.s.copy(),
             "peak": self.peak.copy(),
+            "converged": self.converged.copy(),
         }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        x, s, peak = (np.asarray(state[k], dtype=np.float64) for k in ("x", "s", "peak"))
+        x, s, est, peak = (np.array(state[k], dtype=np.float64) for k in ("x", "s", "est", "peak"))
         if (
             x.ndim != 2
             or x.shape[1] != self.dim
             or s.shape != x.shape
+            or est.shape != x.shape
             or peak.shape != x[:, 0].shape
         ):
             raise CheckpointError(f"mode-search walkers of shape {x.shape} do not fit d={self.dim}")
         self.batches = int(state["batches"])
-        self.x, self.s, self.peak = x, s, peak
+        self.x, self.s, self.est, self.peak = x, s, est, peak
+        self.converged = np.array(state["converged"], dtype=bool).reshape(peak.shape)
 
 
 class ModeSeeded(Backend):
@@ -350,5 +369,6 @@ class ModeSeeded(Backend):
             floor=floor,
             moment=self.moment,
         )
+        self.mixture.load_weights(weights)  # exactly as saved (the constructor renormalises)
         for k, ch in enumerate(self.channels):
             ch.load_state_dict(unprefixed(f"channel{k}.", state))
