@@ -85,7 +85,7 @@ def test_log_pdf_of_many_components_equals_one_by_one():
 
 def _seeded(dim=2, calls=12_000, batch=2_000, seed=0):
     """ModeSeeded over a uniform base, adapted on camel (4 search batches, then the mixture)."""
-    b = ModeSeeded([Uniform(dim)], [1.0], ModeConfig(search_batches=4))
+    b = ModeSeeded([Uniform(dim)], [1.0], ModeConfig(search_batches=4, offspring=40))
     integ = mli.Integrator(b, rng=seed, progress=False)
     integ.train(mli.functions.get("camel", dim=dim), calls=calls, batch_size=batch)
     return b
@@ -104,7 +104,7 @@ def test_seeded_density_is_exact_and_integrates_to_one(phase):
             pdf = stats.truncnorm(lo, hi, loc=ch.mean, scale=ch.scale).pdf(u)
             direct += alpha * np.prod(pdf, axis=1)
         np.testing.assert_allclose(q, direct, rtol=1e-10)
-    x = np.random.default_rng(5).random((400_000, 2))
+    x = np.random.default_rng(5).random((200_000, 2))
     qx = b.density(x)
     assert abs(qx.mean() - 1.0) < 5 * qx.std() / math.sqrt(len(qx))
 

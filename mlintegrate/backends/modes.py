@@ -18,7 +18,9 @@ default 5 batches are 10 % of the training calls) on a search, through ask/tell 
    it; a walker with too few points with f ≠ 0 moves to its best point, or, with none, restarts
    at a random point of the batch with f ≠ 0;
 4. after the last search batch the end points are clustered (two are one mode when their
-   distance in widths, √Σ((x − x')/s)², is below ``merge``; the higher peak represents it), modes
+   distance in widths, √Σ((x − x')/s)² with the narrower s, is below ``merge``; the higher peak
+   represents it; only walkers whose fit holds to a factor e and whose step ended within a
+   width, or at a face, count when any does), modes
    with an estimated mass e^ℓ̂ Π s_i√(2π) Z_i below ``min_mass`` of the largest are dropped, and at
    most ``max_modes`` are kept.
 
@@ -187,6 +189,7 @@ class ModeSearch:
         design = np.hstack([np.ones((delta.shape[0], 1)), delta, 0.5 * delta * delta])
         shift = target.max()
         coef, *_ = np.linalg.lstsq(design, target - shift, rcond=None)
+        misfit = np.sqrt(np.mean((design @ coef + shift - target) ** 2))
         a, b, h = coef[0] + shift, coef[1 : d + 1], coef[d + 1 :]
         curved = h < -1e-9
         step = np.where(curved, -b / np.where(curved, h, -1.0), np.sign(b))
@@ -195,8 +198,10 @@ class ModeSearch:
         new = np.clip(self.x[m] + self.s[m] * step, 0.0, 1.0)
         taken = (new - self.x[m]) / self.s[m]
         at_face = ((new <= 0.0) & (step < 0)) | ((new >= 1.0) & (step > 0))
-        # converged: a fitted maximum inside its points, or pressed against a face of the cube
-        self.converged[m] = np.all((curved & (np.abs(step) <= 1.0)) | at_face)
+        # converged: the fit holds to a factor e, and its maximum lies within a width of the
+        # centre (inside its points), or the points reach the face it is pressed against
+        inside = np.abs(taken) <= 1.0
+        self.converged[m] = misfit <= 1.0 and np.all(inside & (curved | at_face))
         self.x[m] = new
         self.s[m] = np.clip(self.s[m] * np.clip(width, 0.25, 4.0), MIN_SCALE, 0.5)
         if self.converged[m]:
@@ -204,6 +209,11 @@ class ModeSearch:
         else:  # an extrapolation, not yet evaluated: the best point seen stands for the mode
             j = np.argmax(target)
             self.est[m], self.peak[m] = y[ok][j], target[j]
+
+    def _distance(self, m: int, k: int) -> float:
+        """√Σ((x_m − x_k)/s)² in the narrower of the two widths per coordinate."""
+        width = np.minimum(self.s[m], self.s[k])
+        return float(np.sqrt(np.sum(((self.est[m] - self.est[k]) / width) ** 2)))
 
     def modes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Distinct modes (centres (K, d), widths (K, d), log masses (K,)), heaviest first."""
@@ -215,9 +225,7 @@ class ModeSearch:
         for m in np.argsort(-self.peak, kind="stable"):
             if not usable[m]:
                 continue
-            dist = [
-                np.sqrt(np.sum(((self.est[m] - self.est[k]) / self.s[k]) ** 2)) for k in centres
-            ]
+            dist = [self._distance(m, k) for k in centres]
             if not centres or min(dist) >= c.merge:
                 centres.append(int(m))
         x, s = self.est[centres], self.s[centres]
