@@ -78,6 +78,12 @@ class FlowConfig(Config):
     2-core machine two threads made a training step 4× slower (a ReLU on 1024×64 numbers:
     8 ms with 2 threads against 30 µs with 1). ``seed``: initial weights and minibatches
     (None: drawn from the integrator's generator, so its seed fixes everything).
+    ``find_modes``: spend the first ``modes.search_batches`` training batches finding the
+    peaks of |f| and add one channel per peak, the channel weights then learned whatever
+    ``learn_weights`` says (:mod:`.modes`, settings :class:`~.modes.ModeConfig` in ``modes``);
+    for integrands with separated narrow peaks, e.g. camel in d = 16 (``--set
+    flow.find_modes=true``). Off by default: it spends 10 % of the training calls at the
+    default batch size and is measured on camel only (``benchmarks/results/camel16.md``).
     """
 
     model: CouplingConfig = field(default_factory=CouplingConfig)
