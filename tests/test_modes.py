@@ -162,6 +162,7 @@ def test_resuming_in_the_middle_of_the_search_repeats_the_run(tmp_path):
         ({"share": 1.0}, "share must be a number in (0.0, 1.0)"),
         ({"merge": 0}, "merge must be a number in (0.0"),
         ({"max_modes": 0}, "max_modes must be an int ≥ 1"),
+        ({"min_mass": 0.0}, "min_mass must be a number in (0.0, 1.0)"),
     ],
 )
 def test_bad_mode_settings_are_named(changes, words):

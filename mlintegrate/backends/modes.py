@@ -90,7 +90,9 @@ class ModeConfig(Config):
             int_at_least("offspring", self.offspring, 4, "or None for 4(d + 1)")
         int_at_least("max_modes", self.max_modes, 1, "e.g. max_modes=8")
         number_in("merge", self.merge, 0.0, 1e3, "e.g. merge=3 (widths)", open_low=True)
-        number_in("min_mass", self.min_mass, 0.0, 1.0, "e.g. min_mass=1e-3", open_high=True)
+        number_in(
+            "min_mass", self.min_mass, 0.0, 1.0, "e.g. min_mass=1e-3", open_low=True, open_high=True
+        )
         number_in("widen", self.widen, 1.0, 10.0, "e.g. widen=1.2")
         number_in("share", self.share, 0.0, 1.0, "e.g. share=0.5", open_low=True, open_high=True)
         number_in("refit", self.refit, 0.0, 1.0, "0: fixed channels, e.g. 0.5")
