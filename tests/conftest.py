@@ -23,6 +23,8 @@ CONFIGURATIONS: dict[str, Callable[[int], mli.backends.Backend]] = {
     "flow-premap": lambda d: Flow(d, premap="vegas", premap_batches=2, **QUICK),
     "flow-vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True, **QUICK),
     "flow-select": lambda d: Flow(d, safe="vegas", select_weights=True, **QUICK),
+    # mode search on 3 of the 6 training batches, then flow + safe + one channel per peak
+    "flow-modes": lambda d: Flow(d, find_modes=True, search_batches=3, **QUICK),
     "mixture-vegas-flow": lambda d: Mixture(
         [Vegas(d), Flow(d, defensive=0.0, **QUICK)], [0.3, 0.7]
     ),

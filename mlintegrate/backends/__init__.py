@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .flow import Flow, FlowConfig
     from .mapped import Mapped
     from .mixture import Mixture
+    from .modes import ModeConfig
     from .uniform import Uniform
     from .vegas import Vegas, VegasConfig
 
@@ -37,6 +38,7 @@ __all__ = [
     "LogMap",
     "Mapped",
     "Mixture",
+    "ModeConfig",
     "Uniform",
     "Vegas",
     "VegasConfig",
@@ -71,6 +73,7 @@ _LAZY = {
     "VegasMap": "mlintegrate.backends.bijections:VegasMap",
     "Mapped": "mlintegrate.backends.mapped:Mapped",
     "Mixture": "mlintegrate.backends.mixture:Mixture",
+    "ModeConfig": "mlintegrate.backends.modes:ModeConfig",
     "Uniform": "mlintegrate.backends.uniform:Uniform",
     "Vegas": "mlintegrate.backends.vegas:Vegas",
     "VegasConfig": "mlintegrate.backends.vegas:VegasConfig",

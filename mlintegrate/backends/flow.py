@@ -38,6 +38,7 @@ from .composed import Composed
 from .learned import LearnedProposal
 from .mapped import Mapped
 from .mixture import Mixture
+from .modes import ModeConfig, ModeSeeded
 from .nn.coupling import CouplingFlow
 from .nn.trainer import TrainingConfig
 from .pooled_vegas import PooledVegas
@@ -89,6 +90,12 @@ class FlowConfig(Config):
     2-core machine two threads made a training step 4× slower (a ReLU on 1024×64 numbers:
     8 ms with 2 threads against 30 µs with 1). ``seed``: initial weights and minibatches
     (None: drawn from the integrator's generator, so its seed fixes everything).
+    ``find_modes``: spend the first ``modes.search_batches`` training batches finding the
+    peaks of |f| and add one channel per peak, the channel weights then learned whatever
+    ``learn_weights`` says (:mod:`.modes`, settings :class:`~.modes.ModeConfig` in ``modes``);
+    for integrands with separated narrow peaks, e.g. camel in d = 16 (``--set
+    flow.find_modes=true``). Off by default: it spends 10 % of the training calls at the
+    default batch size and is measured on camel only (``benchmarks/results/camel16.md``).
     """
 
     model: CouplingConfig = field(default_factory=CouplingConfig)
@@ -105,6 +112,8 @@ class FlowConfig(Config):
     device: str = "cpu"
     threads: int | None = 1
     seed: int | None = None
+    find_modes: bool = False
+    modes: ModeConfig = field(default_factory=ModeConfig)
 
     def __post_init__(self) -> None:
         number_in("defensive", self.defensive, 0.0, 1.0, "e.g. defensive=0.05", open_high=True)
@@ -125,6 +134,12 @@ class FlowConfig(Config):
             int_at_least("threads", self.threads, 1, "or None to keep torch's setting")
         if self.seed is not None:
             int_at_least("seed", self.seed, 0, "a non-negative int or None")
+        choice("find_modes", self.find_modes, (False, True))
+        if self.find_modes and self.select_weights:
+            raise ConfigError(
+                "find_modes=True learns the channel weights itself and cannot be combined with "
+                "select_weights=True: set one of them to false"
+            )
 
 
 def _coupling_flow(dim: int, model: CouplingConfig, seed: int) -> CouplingFlow:
@@ -155,6 +170,11 @@ class Flow(Composed):
         )
         core: Backend = self.premap or self.learned
         self.safe = PooledVegas(self.dim, s.safe_every) if s.safe == "vegas" else Uniform(self.dim)
+        if s.find_modes:
+            base = [core, self.safe] if s.defensive > 0 else [core]
+            weights = [1.0 - s.defensive, s.defensive] if s.defensive > 0 else [1.0]
+            self.proposal = ModeSeeded(base, weights, s.modes, WEIGHT_FLOOR, s.weight_moment)
+            return
         self.proposal = (
             Mixture(
                 [core, self.safe],
@@ -178,6 +198,8 @@ class Flow(Composed):
         state.update(prefixed("safe.", self.safe.state_dict()))
         if isinstance(self.proposal, Mixture):
             state.update(prefixed("mixture.", self.proposal.weight_state()))
+        if isinstance(self.proposal, ModeSeeded):
+            state.update(prefixed("modes.", self.proposal.state_dict()))
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -189,3 +211,5 @@ class Flow(Composed):
         self.safe.load_state_dict(unprefixed("safe.", state))
         if isinstance(self.proposal, Mixture):
             self.proposal.load_weight_state(unprefixed("mixture.", state))
+        if isinstance(self.proposal, ModeSeeded):
+            self.proposal.load_state_dict(unprefixed("modes.", state))
