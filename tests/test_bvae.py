@@ -136,6 +136,42 @@ def test_eta_one_is_exactly_the_coupling_flow():
         assert not torch.equal(c.model.log_prob(x), c.model.decoder.log_prob(x))
 
 
+# ---------------------------------------------------------------- the learned prior weight η
+def test_learned_eta_rises_on_a_flat_target_and_stays_exact():
+    """Constant f: the decoder alone is optimal, so the multi-channel rule moves weight from
+    the buffer (a lumpy kernel estimate) to the prior; the density stays exact meanwhile."""
+
+    def flat(u):
+        return np.ones(u.shape[0])
+
+    b = _trained(2, f=flat, learn_eta=True, eta=0.5)
+    assert 0.9 < b.model.eta <= 0.99 + 1e-12
+    u, q = b.sample(20_000, rng=3)
+    np.testing.assert_allclose(b.density(u), q, rtol=1e-10)
+    c = BVAE(2, learn_eta=True, eta=0.5, **QUICK)
+    c.load_state_dict(b.state_dict())
+    assert c.model.eta == b.model.eta  # η is part of the state
+
+
+def test_learned_eta_falls_where_the_buffer_is_the_better_component():
+    """A narrow peak and an untrained (identity) decoder: kernels around the encoded peak
+    points carry more of f than the prior, so the rule lowers η."""
+    model = BVAE(2, learn_eta=True, eta=0.9, **QUICK).model
+    rng = np.random.default_rng(4)
+    peak = _t(0.5 + 0.02 * rng.standard_normal((4000, 2))).clamp(0, 1)
+    model.refresh(peak, torch.ones(4000, dtype=torch.float64), rng)
+
+    def f(u):
+        return torch.exp(-0.5 * (((u - 0.5) / 0.02) ** 2).sum(dim=1))
+
+    u = _t(rng.random((20_000, 2)))  # uniform points, q_s = 1: fresh for the anchors
+    model.before_step(u, torch.ones(20_000, dtype=torch.float64), f(u))
+    assert model.eta < 0.5
+    eta = model.eta
+    model.before_step(u, torch.ones(20_000, dtype=torch.float64), torch.zeros(20_000))
+    assert model.eta == eta  # no information (f = 0): η unchanged
+
+
 # ---------------------------------------------------------------- the exact density
 @pytest.mark.parametrize("settings", [{}, {"fit": "mixture", "memory": True}, {"widths": "unit"}])
 def test_sample_density_agreement(settings):
@@ -175,7 +211,14 @@ def test_memory_keeps_anchors_from_earlier_batches():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("eta", 1.5), ("alpha", 0.0), ("beta", 0.0), ("fit", "elbo"), ("components", 0)],
+    [
+        ("eta", 1.5),
+        ("alpha", 0.0),
+        ("beta", 0.0),
+        ("fit", "elbo"),
+        ("components", 0),
+        ("learn_eta", "yes"),
+    ],
 )
 def test_bad_settings_name_the_parameter(key, value):
     with pytest.raises(ConfigError, match=key):

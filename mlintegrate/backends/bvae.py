@@ -52,7 +52,8 @@ class LatentConfig(Config):
 
     ``components``: K buffer Gaussians (cost ≈ 2 d multiply-adds and an exp per point and
     component: 12 ns measured on a loaded core, so K = 1024 and 2·10⁵ points take ≈ 2.5 s).
-    ``eta``: weight η of the N(0, 1) prior in [0, 1] (1: the decoder alone, i.e. a flow).
+    ``eta``: weight η of the N(0, 1) prior in [0, 1] (1: the decoder alone, i.e. a flow); with
+    ``learn_eta`` its initial value, then adapted by the multi-channel rule before each step.
     ``alpha``: width factor α on the encoder widths (initial value when ``fit="mixture"``).
     ``beta``: β of the β-VAE loss that sets the closed-form widths, in (0, 1].
     ``widths``: "closed" (σ from β and the decoder Jacobian) or "unit" (σ = 1).
@@ -69,6 +70,7 @@ class LatentConfig(Config):
     fit: str = "prior"
     memory: bool = False
     bound: float = 5.0
+    learn_eta: bool = False
 
     def __post_init__(self) -> None:
         int_at_least("components", self.components, 1, "e.g. components=1024")
@@ -80,6 +82,8 @@ class LatentConfig(Config):
         if not isinstance(self.memory, bool):
             choice("memory", self.memory, (True, False))
         number_in("bound", self.bound, 1.0, 8.0, "e.g. bound=5 (Φ saturates beyond 8)")
+        if not isinstance(self.learn_eta, bool):
+            choice("learn_eta", self.learn_eta, (True, False))
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ def _bvae_model(dim: int, model: CouplingConfig, latent: LatentConfig, seed: int
         fit=latent.fit,
         memory=latent.memory,
         bound=latent.bound,
+        learn_eta=latent.learn_eta,
         n_layers=model.n_layers,
         bins=model.bins,
         hidden=model.hidden,
