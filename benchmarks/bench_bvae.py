@@ -68,6 +68,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "mode memory": {"memory": True},
     "η=0.97": {"eta": 0.97},
     "η learned (multi-channel)": {"learn_eta": True},
+    "η=0.9 fixed": {"eta": 0.9, "learn_eta": False},
 }
 
 
