@@ -40,10 +40,12 @@ q_b(u) = q_p(u)·r_b(g⁻¹(u)) (the buffer alone), the second moment of the wei
 
 is convex in η; it is estimated on the new batch (points the anchors have not seen: they were
 drawn from the buffer before it, so no point meets its own kernel) and minimised over
-[``ETA_FLOOR``, 1 − ``ETA_FLOOR``] by golden-section search. η is fixed between steps, so every
-density stays exact. The buffer thus keeps the weight it earns in variance: where the decoder
-alone is already as good (a flat target, or one the decoder maps onto the prior), η rises to
-1 − ``ETA_FLOOR``. (The multiplicative rule η ∝ η √W_p moves only slowly when W_p ≈ W_b, which
+[``ETA_FLOOR``, 1] by golden-section search. η is fixed between steps, so every density stays
+exact. The buffer thus keeps the weight it earns in variance: where the decoder alone is as
+good (a flat target, or one the decoder maps onto the prior), η goes to 1 and the B-VAE is its
+decoder, a flow; the buffer term is still evaluated on every batch, so its weight comes back
+when it would lower the variance. The prior keeps ≥ ``ETA_FLOOR``: the buffer alone is a lumpy
+kernel estimate with holes. (The multiplicative rule η ∝ η √W_p moves only slowly when W_p ≈ W_b, which
 is the common case here: 0.5 → 0.70 in 8 batches on a flat target.)
 
 ``memory=True`` keeps the anchors as a mode memory: each refresh resamples from the trainer's
@@ -71,12 +73,12 @@ __all__ = ["ETA_FLOOR", "BVAEModel", "closed_form_widths", "optimal_eta"]
 
 FITS = ("prior", "mixture")
 WIDTHS = ("closed", "unit")
-ETA_FLOOR = 0.01  # with learn_eta, prior and buffer each keep at least this weight
+ETA_FLOOR = 0.01  # with learn_eta, the prior keeps at least this weight
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
 def optimal_eta(q_p: np.ndarray, q_b: np.ndarray, q_s: np.ndarray, f: np.ndarray) -> float:
-    """argmin over η ∈ [ETA_FLOOR, 1 − ETA_FLOOR] of the estimate Σ f²/(q_η q_s) (module
+    """argmin over η ∈ [ETA_FLOOR, 1] of the estimate Σ f²/(q_η q_s) (module
     docstring), by golden-section search (M is convex in η); arrays (n,)."""
     ok = (f != 0) & (q_s > 0)
     a = (f[ok] / q_s[ok]) * (f[ok] / q_s[ok].max())  # f²/q_s, scaled against overflow
@@ -85,7 +87,7 @@ def optimal_eta(q_p: np.ndarray, q_b: np.ndarray, q_s: np.ndarray, f: np.ndarray
     def moment(eta: float) -> float:
         return float(np.sum(a / (eta * qp + (1.0 - eta) * qb)))
 
-    lo, hi = ETA_FLOOR, 1.0 - ETA_FLOOR
+    lo, hi = ETA_FLOOR, 1.0
     x1, x2 = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
     m1, m2 = moment(x1), moment(x2)
     while hi - lo > 1e-4:
@@ -97,7 +99,7 @@ def optimal_eta(q_p: np.ndarray, q_b: np.ndarray, q_s: np.ndarray, f: np.ndarray
             lo, x1, m1 = x1, x2, m2
             x2 = lo + _GOLDEN * (hi - lo)
             m2 = moment(x2)
-    best = min((moment(x), x) for x in (ETA_FLOOR, 0.5 * (lo + hi), 1.0 - ETA_FLOOR))
+    best = min((moment(x), x) for x in (ETA_FLOOR, 0.5 * (lo + hi), 1.0))
     return best[1]
 
 
