@@ -56,18 +56,18 @@ TORCH_THREADS = 1
 #: ablation rows: label → settings changed from the B-VAE defaults
 VARIANTS: dict[str, dict[str, Any]] = {
     "bvae (default)": {},
-    "prior only η=1 (= a flow)": {"eta": 1.0},
-    "buffer only η=0": {"eta": 0.0},
-    "η=0.5": {"eta": 0.5},
+    "prior only η=1 (= a flow)": {"eta": 1.0, "learn_eta": False},
+    "buffer only η=0": {"eta": 0.0, "learn_eta": False},
+    "η=0.5": {"eta": 0.5, "learn_eta": False},
     "α=0.5": {"alpha": 0.5},
     "β=0.1": {"beta": 0.1},
     "K=4096": {"components": 4096},
     "decoder loss kl": {"loss": "kl"},
     "VampPrior fit (buffer as training base, LOO, learned α)": {"fit": "mixture"},
-    "VampPrior fit, η=0.5": {"fit": "mixture", "eta": 0.5},
+    "VampPrior fit, η=0.5": {"fit": "mixture", "eta": 0.5, "learn_eta": False},
     "mode memory": {"memory": True},
-    "η=0.97": {"eta": 0.97},
-    "η learned (multi-channel)": {"learn_eta": True},
+    "η=0.97": {"eta": 0.97, "learn_eta": False},
+    "η learned (variance-optimal), from 0.9": {"eta": 0.9, "learn_eta": True},
     "η=0.9 fixed": {"eta": 0.9, "learn_eta": False},
 }
 

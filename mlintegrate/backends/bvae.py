@@ -53,7 +53,8 @@ class LatentConfig(Config):
     ``components``: K buffer Gaussians (cost ≈ 2 d multiply-adds and an exp per point and
     component: 12 ns measured on a loaded core, so K = 1024 and 2·10⁵ points take ≈ 2.5 s).
     ``eta``: weight η of the N(0, 1) prior in [0, 1] (1: the decoder alone, i.e. a flow); with
-    ``learn_eta`` its initial value, then adapted by the multi-channel rule before each step.
+    ``learn_eta`` its initial value. ``learn_eta``: set η before each training step to the
+    weight that minimises the variance of f/q on the new batch (:mod:`.nn.bvae_model`).
     ``alpha``: width factor α on the encoder widths (initial value when ``fit="mixture"``).
     ``beta``: β of the β-VAE loss that sets the closed-form widths, in (0, 1].
     ``widths``: "closed" (σ from β and the decoder Jacobian) or "unit" (σ = 1).
@@ -63,18 +64,18 @@ class LatentConfig(Config):
     """
 
     components: int = 1024
-    eta: float = 0.9
+    eta: float = 1.0
     alpha: float = 1.0
     beta: float = 0.01
     widths: str = "closed"
     fit: str = "prior"
     memory: bool = False
     bound: float = 5.0
-    learn_eta: bool = False
+    learn_eta: bool = True
 
     def __post_init__(self) -> None:
         int_at_least("components", self.components, 1, "e.g. components=1024")
-        number_in("eta", self.eta, 0.0, 1.0, "e.g. eta=0.9")
+        number_in("eta", self.eta, 0.0, 1.0, "e.g. eta=0.9 with learn_eta=False")
         number_in("alpha", self.alpha, 0.0, 100.0, "e.g. alpha=1.0", open_low=True)
         number_in("beta", self.beta, 0.0, 1.0, "e.g. beta=0.01", open_low=True)
         choice("widths", self.widths, WIDTHS)

@@ -45,8 +45,8 @@ exact. The buffer thus keeps the weight it earns in variance: where the decoder 
 good (a flat target, or one the decoder maps onto the prior), η goes to 1 and the B-VAE is its
 decoder, a flow; the buffer term is still evaluated on every batch, so its weight comes back
 when it would lower the variance. The prior keeps ≥ ``ETA_FLOOR``: the buffer alone is a lumpy
-kernel estimate with holes. (The multiplicative rule η ∝ η √W_p moves only slowly when W_p ≈ W_b, which
-is the common case here: 0.5 → 0.70 in 8 batches on a flat target.)
+kernel estimate with holes. (The multiplicative rule η ∝ η √W_p moves only slowly when
+W_p ≈ W_b, which is the common case here: 0.5 → 0.70 in 8 batches on a flat target.)
 
 ``memory=True`` keeps the anchors as a mode memory: each refresh resamples from the trainer's
 buffer *and* the previous anchors, so a region found early (by the defensive component or a
