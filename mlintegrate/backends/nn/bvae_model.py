@@ -40,7 +40,9 @@ q_b(u) = q_p(u)·r_b(g⁻¹(u)) (the buffer alone), the second moment of the wei
 
 is convex in η; it is estimated on the new batch (points the anchors have not seen: they were
 drawn from the buffer before it, so no point meets its own kernel) and minimised over
-[``ETA_FLOOR``, 1] by golden-section search. η is fixed between steps, so every density stays
+[``ETA_FLOOR``, 1] by golden-section search; the minimum replaces the current η only where it
+lowers the estimate by more than ``SIGNIFICANCE`` standard errors of the paired per-point
+difference (else the batch's noise chose it). η is fixed between steps, so every density stays
 exact. The buffer thus keeps the weight it earns in variance: where the decoder alone is as
 good (a flat target, or one the decoder maps onto the prior), η goes to 1 and the B-VAE is its
 decoder, a flow; the buffer term is still evaluated on every batch, so its weight comes back
@@ -74,12 +76,18 @@ __all__ = ["ETA_FLOOR", "BVAEModel", "closed_form_widths", "optimal_eta"]
 FITS = ("prior", "mixture")
 WIDTHS = ("closed", "unit")
 ETA_FLOOR = 0.01  # with learn_eta, the prior keeps at least this weight
+SIGNIFICANCE = 2.0  # standard errors by which a new η must lower the batch's second moment
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
 
-def optimal_eta(q_p: np.ndarray, q_b: np.ndarray, q_s: np.ndarray, f: np.ndarray) -> float:
-    """argmin over η ∈ [ETA_FLOOR, 1] of the estimate Σ f²/(q_η q_s) (module
-    docstring), by golden-section search (M is convex in η); arrays (n,)."""
+def optimal_eta(
+    q_p: np.ndarray, q_b: np.ndarray, q_s: np.ndarray, f: np.ndarray, current: float = 1.0
+) -> float:
+    """argmin over η ∈ [ETA_FLOOR, 1] of the estimate Σ f²/(q_η q_s) (module docstring), by
+    golden-section search (M is convex in η); arrays (n,). The minimum replaces ``current``
+    only where it lowers the estimate by more than ``SIGNIFICANCE`` standard errors of the
+    paired per-point difference: otherwise the batch cannot tell the two apart, and ``current``
+    is returned (so on a flat target η = 1 stays exactly 1)."""
     ok = (f != 0) & (q_s > 0)
     a = (f[ok] / q_s[ok]) * (f[ok] / q_s[ok].max())  # f²/q_s, scaled against overflow
     qp, qb = q_p[ok], q_b[ok]
@@ -99,8 +107,11 @@ def optimal_eta(q_p: np.ndarray, q_b: np.ndarray, q_s: np.ndarray, f: np.ndarray
             lo, x1, m1 = x1, x2, m2
             x2 = lo + _GOLDEN * (hi - lo)
             m2 = moment(x2)
-    best = min((moment(x), x) for x in (ETA_FLOOR, 0.5 * (lo + hi), 1.0))
-    return best[1]
+    best = min((moment(x), x) for x in (ETA_FLOOR, 0.5 * (lo + hi), 1.0))[1]
+    diff = a / (best * qp + (1.0 - best) * qb) - a / (current * qp + (1.0 - current) * qb)
+    if diff.size < 2 or not diff.mean() < -SIGNIFICANCE * diff.std(ddof=1) / math.sqrt(diff.size):
+        return current
+    return best
 
 
 def closed_form_widths(jac_col_sq: torch.Tensor, beta: float) -> torch.Tensor:
@@ -279,7 +290,7 @@ class BVAEModel(nn.Module):
         if not (self.learn_eta and self.is_ready and bool((f != 0).any())):
             return
         q_p, q_b = self.component_densities(u).cpu().numpy()
-        eta = optimal_eta(q_p, q_b, q.cpu().numpy(), f.cpu().numpy())
+        eta = optimal_eta(q_p, q_b, q.cpu().numpy(), f.cpu().numpy(), self.eta)
         if math.isfinite(eta):
             self.eta_t.fill_(eta)
 
