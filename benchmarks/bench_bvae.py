@@ -10,6 +10,9 @@ Two parts, each one process, one seed, the same training and evaluation calls fo
   (buffer vs prior vs their mixture η, α, β, K, widths, decoder loss, and the two
   constructions the prototype did not try: the buffer as the latent *base during training*,
   VampPrior-like, and the buffer as a mode memory).
+- ``screen``: chosen variants and the flow on several seeds (``--seeds``), one JSON line per
+  row in ``bvae_screen.jsonl`` as soon as it finishes: how a default was chosen where the
+  differences are of the order of the seed-to-seed spread of ε_median-max.
 
 MadNIS rows are skipped here (``import madnis`` fails on this machine; see bench_flow.py for
 the peer). Writes ``benchmarks/results/bvae_<part>.json`` and ``.md`` after every case, and the
@@ -18,6 +21,7 @@ marginals) of the default B-VAE of each main case as PNGs under ``results/bvae_p
 
     python benchmarks/bench_bvae.py --part main
     python benchmarks/bench_bvae.py --part ablation --cases ee_qqg,camel:4
+    python benchmarks/bench_bvae.py --part screen --seeds 1,2 --variants 12,13 --train-calls 3e5
     python benchmarks/bench_bvae.py --quick      # smoke run
 """
 
