@@ -5,6 +5,8 @@ The model is a ``torch.nn.Module`` with
 - ``latent_dim``: how many uniform numbers one sampled point consumes;
 - ``sample(z) -> (u, log q(u))`` for z (n, latent_dim) uniform on the cube;
 - ``log_prob(u) -> (n,)``: the exact normalised log-density.
+- optionally ``before_step(u, q_s, f)``: called with each told batch before the trainer's
+  step (e.g. the B-VAE's update of its mixture weight on points its buffer has not seen).
 
 Every random number comes from the numpy generator passed to ``sample`` (z is drawn there and
 handed to the model), so the same seed gives the same points on every device. When no ``seed``
@@ -147,7 +149,11 @@ class LearnedProposal(Backend):
     def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
         if self.seed is None:  # told before ever asked: keep the provisional network's seed
             self.seed = self.trainer.seed
-        self.trainer.step(self._tensor(u), self._tensor(q), self._tensor(f))
+        u_t, q_t, f_t = self._tensor(u), self._tensor(q), self._tensor(f)
+        before = getattr(self.model, "before_step", None)  # e.g. the B-VAE's η update
+        if before is not None:
+            before(u_t, q_t, f_t)
+        self.trainer.step(u_t, q_t, f_t)
 
     def default_batch_size(self, calls: int) -> int:
         return max(1, min(calls, max(calls // 50, 1000), 20_000))
