@@ -9,8 +9,11 @@ orderings at leading colour,
 σ over the 3 distinct cyclic orderings (each with its reflection: 6 terms), with the soft and
 collinear poles s_ij → 0 of real multi-jet matrix elements. Cuts: p_T > ``pt_min`` (to the
 beam) for every parton and ΔR > ``dr_min`` for every pair. Symmetry factor 1/4! for four
-identical gluons. There is no closed form: the reference is a long VEGAS run, stored in
-``references.json`` with its error and the command that recomputes it
+identical gluons. For a multi-channel proposal the process declares ``channels()``: the three
+pairings (12)(34), (23)(41), (13)(24) on diet's cube (:mod:`mlintegrate.backends.channels`),
+which sample every adjacent invariant of every ordering logarithmically. There is no closed
+form: the reference is a long VEGAS run, stored in ``references.json`` with its error and the
+command that recomputes it
 (``python -m mlintegrate.recompute_reference ee_4jet``).
 """
 
@@ -72,6 +75,12 @@ def ee_4jet(
             ok &= delta_r(k[:, i], k[:, j]) > dr_min
         return ok
 
+    def channels() -> list:
+        from ..backends.channels import pairing_channels
+
+        # log scale ≈ the smallest s_ij the cuts allow: 2 p_T² (1 − cos ΔR) ≈ p_T² ΔR²
+        return pairing_channels(sqrt_s, pt_min**2 * dr_min**2 / s)
+
     options = {"sqrt_s": sqrt_s, "alpha_s": alpha_s, "pt_min": pt_min, "dr_min": dr_min}
     ref = stored_reference("ee_4jet", options)
     return Process(
@@ -81,6 +90,8 @@ def ee_4jet(
         sqrt_s=sqrt_s,
         cuts=cuts,
         phase_space=phase_space,
+        # the channels live on diet's cube
+        channels=channels if phase_space in ("diet", "auto") else None,
         symmetry_factor=1.0 / 24.0,
         name="ee_4jet",
         particles=Particles(
