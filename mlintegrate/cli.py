@@ -365,6 +365,11 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from .report import compare, write_report
 
     f = _integrand(parser, args)
+    if args.backends is None:  # all that apply: a backend that needs channels only with them
+        has_channels = bool(callable(getattr(f, "channels", None)) and f.channels())
+        args.backends = ",".join(
+            n for n in _backends.names() if has_channels or not _backends.needs_channels(n)
+        )
     names = _backend_names(parser, args.backends)
     _output_dir(parser, "--out", args.out, args.force)
     # every backend's weights are kept for the plots, and a truth sample of --calls points
