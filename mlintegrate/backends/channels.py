@@ -51,11 +51,21 @@ class PairingChannel(Bijection):
         pairing: (a, b, c, d), the particles (0..3) paired as (ab)(cd).
         scale: log scale of the pair invariants as a fraction of s, of the order of the
             smallest s_ij the cuts allow (e.g. p_T,min² ΔR_min² / s).
+        angular: None (flat helicity-frame decays), or δ: both decay cosines sampled with
+            density ∝ 1/((1 + cos + 2δ)(1 − cos + 2δ)), and the ab decay measured from the
+            direction of c in the ab rest frame, so s_bc and s_ac are sampled logarithmically
+            too (the soft double poles s_ab, s_bc → 0).
     """
 
     name = "pairing"
 
-    def __init__(self, sqrt_s: float, pairing: tuple[int, ...] | list[int], scale: float):
+    def __init__(
+        self,
+        sqrt_s: float,
+        pairing: tuple[int, ...] | list[int],
+        scale: float,
+        angular: float | None = None,
+    ):
         super().__init__(8)
         self.sqrt_s = number_in("sqrt_s", sqrt_s, 0.0, math.inf, "in GeV, e.g. 91.2", open_low=True)
         self.scale = number_in(
@@ -67,27 +77,46 @@ class PairingChannel(Bijection):
                 f"got {pairing!r}; e.g. (0, 1, 2, 3)"
             )
         self.pairing = tuple(int(i) for i in pairing)
+        self.angular = (
+            None
+            if angular is None
+            else number_in("angular", angular, 0.0, 1.0, "e.g. 1e-3, or None", open_low=True)
+        )
         self._log_volume = math.log(massless_volume(4, self.sqrt_s))
 
     def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p, w = pairing_generate(y, self.sqrt_s, self.pairing, self.scale)
+        p, w = pairing_generate(y, self.sqrt_s, self.pairing, self.scale, self.angular)
         u, _ = rambo_diet_inverse(p, self.sqrt_s, rtol=_DIET_RTOL)
         return u, np.log(w) - self._log_volume
 
     def inverse(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p, _ = rambo_diet(np.asarray(u, dtype=np.float64), 4, self.sqrt_s)
-        y, w = pairing_inverse(p, self.sqrt_s, self.pairing, self.scale)
+        y, w = pairing_inverse(p, self.sqrt_s, self.pairing, self.scale, self.angular)
         return y, self._log_volume - np.log(w)
 
     def momenta(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G(y): the outgoing momenta (n, 4, 4) and the phase-space weight w_G (n,)."""
-        return pairing_generate(y, self.sqrt_s, self.pairing, self.scale)
+        return pairing_generate(y, self.sqrt_s, self.pairing, self.scale, self.angular)
 
     def config(self) -> dict[str, Any]:
-        return {"sqrt_s": self.sqrt_s, "pairing": list(self.pairing), "scale": self.scale}
+        return {
+            "sqrt_s": self.sqrt_s,
+            "pairing": list(self.pairing),
+            "scale": self.scale,
+            "angular": self.angular,
+        }
 
 
-def pairing_channels(sqrt_s: float, scale: float) -> list[PairingChannel]:
+def pairing_channels(
+    sqrt_s: float, scale: float, angular: float | None = None
+) -> list[PairingChannel]:
     """The three pairings (12)(34), (23)(41), (13)(24): together they sample every adjacent
-    invariant s_{i,i+1} of every colour ordering of four massless partons logarithmically."""
-    return [PairingChannel(sqrt_s, pairing, scale) for pairing in PAIRINGS]
+    invariant s_{i,i+1} of every colour ordering of four massless partons logarithmically.
+    With ``angular`` δ, each pairing (ab)(cd) twice, its ab decay about c and about d (6)."""
+    if angular is None:
+        return [PairingChannel(sqrt_s, pairing, scale) for pairing in PAIRINGS]
+    return [
+        PairingChannel(sqrt_s, (a, b, c, d), scale, angular)
+        for a, b, c0, d0 in PAIRINGS
+        for c, d in ((c0, d0), (d0, c0))
+    ]

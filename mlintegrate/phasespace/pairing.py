@@ -40,6 +40,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from .kinematics import boost_accurate_numpy
+
 __all__ = ["PAIRINGS", "pairing_generate", "pairing_inverse"]
 
 FloatArray = NDArray[np.float64]
@@ -78,22 +80,89 @@ def _decay(
     energy: FloatArray,
     qabs: FloatArray,
     axes: tuple,
-    t: FloatArray,
+    u: FloatArray,
+    u_bar: FloatArray,
     t_phi: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
-    """A pair of mass² m2, energy, momentum qabs along axes[0] → two massless momenta (n, 4)."""
+    """A pair of mass² m2, energy, momentum qabs along axes[0] → two massless momenta (n, 4),
+    the first at cos θ* = u − u_bar (u = (1 + cos θ*)/2, u_bar = 1 − u) in the helicity frame."""
     e, e1, e2 = axes
-    c = 2.0 * t - 1.0
+    c = u - u_bar
     big_a = m2 / (2.0 * (energy + qabs))
-    perp_size = np.sqrt(m2 * t * (1.0 - t))
+    perp_size = np.sqrt(m2 * u * u_bar)
     cp, sp = np.cos(_TWO_PI * t_phi), np.sin(_TWO_PI * t_phi)
     perp = perp_size[:, None] * (cp[:, None] * e1 + sp[:, None] * e2)
-    p1, p2 = np.empty((t.size, 4)), np.empty((t.size, 4))
-    p1[:, 0] = qabs * t + big_a
-    p2[:, 0] = qabs * (1.0 - t) + big_a
-    p1[:, 1:] = (qabs * t + big_a * c)[:, None] * e + perp
-    p2[:, 1:] = (qabs * (1.0 - t) - big_a * c)[:, None] * e - perp
+    p1, p2 = np.empty((u.size, 4)), np.empty((u.size, 4))
+    p1[:, 0] = qabs * u + big_a
+    p2[:, 0] = qabs * u_bar + big_a
+    p1[:, 1:] = (qabs * u + big_a * c)[:, None] * e + perp
+    p2[:, 1:] = (qabs * u_bar - big_a * c)[:, None] * e - perp
     return p1, p2
+
+
+def _cos_map(t: FloatArray, delta: float | None) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """t → (u, 1 − u, du/dt) with density ∝ 1/((u + δ)(1 + δ − u)) (both ends logarithmic):
+    u = δ expm1(2Lt) / (1 + e^{2Lt − L}), L = ln((1 + δ)/δ); 1 − u is u at 1 − t. δ None: u = t."""
+    if delta is None:
+        return t, 1.0 - t, np.ones_like(t)
+    big_l = math.log1p(1.0 / delta)
+
+    def u_of(x: FloatArray) -> FloatArray:
+        return delta * np.expm1(2.0 * big_l * x) / (1.0 + np.exp(2.0 * big_l * x - big_l))
+
+    u, u_bar = u_of(t), u_of(1.0 - t)
+    return u, u_bar, _cos_jacobian(u, u_bar, delta)
+
+
+def _cos_jacobian(u: FloatArray, u_bar: FloatArray, delta: float | None) -> FloatArray:
+    if delta is None:
+        return np.ones_like(u)
+    big_l = math.log1p(1.0 / delta)
+    return 2.0 * big_l * (u + delta) * (u_bar + delta) / (1.0 + 2.0 * delta)
+
+
+def _cos_unmap(u: FloatArray, u_bar: FloatArray, delta: float | None) -> FloatArray:
+    """Inverse of :func:`_cos_map`: t from u and 1 − u."""
+    if delta is None:
+        return np.clip(u, 0.0, 1.0)
+    big_l = math.log1p(1.0 / delta)
+    return np.clip((np.log((u + delta) / (u_bar + delta)) + big_l) / (2.0 * big_l), 0.0, 1.0)
+
+
+def _to_rest(k: FloatArray, frame: FloatArray, m: FloatArray) -> FloatArray:
+    """Spatial part (n, 3) of k (n, 4) boosted to the rest frame of ``frame`` of mass m."""
+    q0, qv = frame[:, 0], frame[:, 1:]
+    e_rest = (q0 * k[:, 0] - np.sum(qv * k[:, 1:], axis=1)) / m
+    return k[:, 1:] - qv * ((k[:, 0] + e_rest) / (q0 + m))[:, None]
+
+
+def _direction_frame(v: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(n̂, ê₁, ê₂) of the direction of v (n, 3), via its polar angles."""
+    n = v / np.linalg.norm(v, axis=1)[:, None]
+    cos_t = np.clip(n[:, 2], -1.0, 1.0)
+    return _frame(cos_t, _unit_fraction(np.arctan2(n[:, 1], n[:, 0])))
+
+
+def _partner_decay(
+    m2: FloatArray, pair: FloatArray, qabs: FloatArray, partner: FloatArray,
+    u: FloatArray, u_bar: FloatArray, t_phi: FloatArray,
+) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+    """A pair (4-momentum ``pair``, mass² m2) → two massless momenta, the first at cos θ* =
+    u − u_bar from the direction of ``partner`` in the pair's rest frame."""
+    m = np.sqrt(m2)
+    axis, f1, f2 = _direction_frame(_to_rest(partner, pair, m))
+    cp, sp = np.cos(_TWO_PI * t_phi), np.sin(_TWO_PI * t_phi)
+    sin_t = 2.0 * np.sqrt(u * u_bar)
+    n = (u - u_bar)[:, None] * axis + (sin_t * cp)[:, None] * f1 + (sin_t * sp)[:, None] * f2
+    half = 0.5 * m
+    out = []
+    for sign in (1.0, -1.0):
+        k = sign * half[:, None] * n
+        out.append(np.stack(boost_accurate_numpy(
+            half, 0.0, k[:, 0], k[:, 1], k[:, 2], half,
+            pair[:, 0], pair[:, 1], pair[:, 2], pair[:, 3], qabs, m,
+        ), axis=-1))  # fmt: skip
+    return out[0], out[1]
 
 
 def _log_map(t: FloatArray, x_max: FloatArray | float, a: float) -> tuple[FloatArray, ...]:
@@ -129,7 +198,7 @@ def _weight(x1: FloatArray, x2: FloatArray, x2_max: FloatArray, qabs: FloatArray
 
 
 def pairing_generate(
-    t: FloatArray, sqrt_s: float, pairing: Sequence[int], scale: float
+    t: FloatArray, sqrt_s: float, pairing: Sequence[int], scale: float, angular: float | None = None
 ) -> tuple[FloatArray, FloatArray]:
     """t (n, 8) in [0,1] → (momenta (n, 4, 4) of particles 0..3, weight w (n,)) (module doc)."""
     a_, b_, c_, d_ = _check(sqrt_s, pairing, scale)
@@ -143,9 +212,21 @@ def pairing_generate(
     e, n1, n2 = _frame(2.0 * t[:, 2] - 1.0, t[:, 3])
     p = np.empty((t.shape[0], 4, 4))
     s = sqrt_s * sqrt_s
-    p[:, a_], p[:, b_] = _decay(x1 * s, e1 * sqrt_s, qabs * sqrt_s, (e, n1, n2), t[:, 4], t[:, 5])
-    p[:, c_], p[:, d_] = _decay(x2 * s, e2 * sqrt_s, qabs * sqrt_s, (-e, n1, n2), t[:, 6], t[:, 7])
-    return p, _weight(x1, x2, x2_max, qabs, sqrt_s, scale)
+    u_cd, ubar_cd, jac_cd = _cos_map(t[:, 6], angular)
+    p[:, c_], p[:, d_] = _decay(
+        x2 * s, e2 * sqrt_s, qabs * sqrt_s, (-e, n1, n2), u_cd, ubar_cd, t[:, 7]
+    )
+    u_ab, ubar_ab, jac_ab = _cos_map(t[:, 4], angular)
+    if angular is None:
+        p[:, a_], p[:, b_] = _decay(
+            x1 * s, e1 * sqrt_s, qabs * sqrt_s, (e, n1, n2), u_ab, ubar_ab, t[:, 5]
+        )
+    else:
+        pair = np.concatenate([(e1 * sqrt_s)[:, None], (qabs * sqrt_s)[:, None] * e], axis=1)
+        p[:, a_], p[:, b_] = _partner_decay(
+            x1 * s, pair, qabs * sqrt_s, p[:, c_], u_ab, ubar_ab, t[:, 5]
+        )
+    return p, _weight(x1, x2, x2_max, qabs, sqrt_s, scale) * jac_ab * jac_cd
 
 
 def _pair_mass2(pi: FloatArray, pj: FloatArray) -> FloatArray:
@@ -162,7 +243,7 @@ def _unit_fraction(angle: FloatArray) -> FloatArray:
 
 
 def pairing_inverse(
-    p: FloatArray, sqrt_s: float, pairing: Sequence[int], scale: float
+    p: FloatArray, sqrt_s: float, pairing: Sequence[int], scale: float, angular: float | None = None
 ) -> tuple[FloatArray, FloatArray]:
     """Momenta (n, 4, 4) summing to (√s, 0, 0, 0) → (t (n, 8), weight w (n,)) of
     :func:`pairing_generate`: its inverse, and the weight it gives at that t."""
@@ -189,11 +270,23 @@ def pairing_inverse(
     t[:, 2] = 0.5 * (1.0 + cos_t)
     t[:, 3] = _unit_fraction(np.arctan2(qvec[:, 1], qvec[:, 0]))
     _, e1, e2 = _frame(cos_t, t[:, 3])
-    for col, (pi, m2, energy) in enumerate(((p[:, a_], s1, q1[:, 0]), (p[:, c_], s2, q2[:, 0]))):
-        big_a = m2 / (2.0 * (energy + qabs))
-        frac = np.clip((pi[:, 0] - big_a) / qabs, 0.0, 1.0)
-        t[:, 4 + 2 * col] = frac
-        t[:, 5 + 2 * col] = _unit_fraction(
-            np.arctan2(np.sum(pi[:, 1:] * e2, axis=1), np.sum(pi[:, 1:] * e1, axis=1))
-        )
-    return t, _weight(x1, x2, x2_max, qabs / sqrt_s, sqrt_s, scale)
+    jac = np.ones(p.shape[0])
+    pairs = ((p[:, a_], p[:, b_], s1, q1[:, 0]), (p[:, c_], p[:, d_], s2, q2[:, 0]))
+    for col, (pi, pj, m2, energy) in enumerate(pairs):
+        if col == 0 and angular is not None:  # about the partner c in the ab rest frame
+            m = np.sqrt(s1)
+            axis, f1, f2 = _direction_frame(_to_rest(p[:, c_], q1, m))
+            na = _to_rest(pi, q1, m)
+            na /= np.linalg.norm(na, axis=1)[:, None]
+            u = np.clip(0.25 * np.sum((na + axis) ** 2, axis=1), 0.0, 1.0)
+            u_bar = np.clip(0.25 * np.sum((na - axis) ** 2, axis=1), 0.0, 1.0)
+            along = (np.sum(na * f1, axis=1), np.sum(na * f2, axis=1))
+        else:  # helicity frame: E_i = |Q| u + A, E_j = |Q| (1 − u) + A
+            big_a = m2 / (2.0 * (energy + qabs))
+            u = np.clip((pi[:, 0] - big_a) / qabs, 0.0, 1.0)
+            u_bar = np.clip((pj[:, 0] - big_a) / qabs, 0.0, 1.0)
+            along = (np.sum(pi[:, 1:] * e1, axis=1), np.sum(pi[:, 1:] * e2, axis=1))
+        t[:, 4 + 2 * col] = _cos_unmap(u, u_bar, angular)
+        t[:, 5 + 2 * col] = _unit_fraction(np.arctan2(along[1], along[0]))
+        jac *= _cos_jacobian(u, u_bar, angular)
+    return t, _weight(x1, x2, x2_max, qabs / sqrt_s, sqrt_s, scale) * jac
