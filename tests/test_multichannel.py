@@ -151,9 +151,12 @@ def test_ee_4jet_declares_its_channels_on_diet_only():
 
 # ------------------------------------------------------------------------------ MultiChannel
 def _trained_multichannel(inner: str = "flow", calls: int = 10_000, seed: int = 0):
+    """ee_4jet's channels (two of them with flows, to keep the test fast: each channel covers
+    all of phase space, so any subset is an unbiased proposal too)."""
     f = mli.processes.get("ee_4jet")
     settings = QUICK if inner == "flow" else {"ninc": 64}
-    backend = MultiChannel(f.dim, f.channels(), inner=inner, **settings)
+    chans = f.channels()[1:3] if inner == "flow" else f.channels()
+    backend = MultiChannel(f.dim, chans, inner=inner, **settings)
     integ = mli.Integrator(backend, rng=seed, progress=False)
     integ.train(f, calls=calls, batch_size=5000)
     return f, backend, integ
@@ -162,7 +165,7 @@ def _trained_multichannel(inner: str = "flow", calls: int = 10_000, seed: int = 
 def test_multichannel_density_is_the_weighted_sum_of_its_channels(one_torch_thread):
     f, backend, _ = _trained_multichannel()
     alpha = backend.weights
-    assert not np.allclose(alpha, 1 / 3), "the channel weights should have been learned"
+    assert not np.allclose(alpha, 1 / len(alpha)), "the channel weights should have been learned"
     u, q = backend.sample(2000, 11)
     direct = np.zeros(len(u))
     for a_k, inner, T in zip(alpha, backend.inners, backend.channels, strict=True):
@@ -193,7 +196,7 @@ def test_multichannel_save_load_round_trip(tmp_path, one_torch_thread):
     u, _ = backend.sample(500, 3)
     np.testing.assert_allclose(loaded.backend.density(u), backend.density(u), rtol=1e-12)
     rebuilt = build(backend.spec())
-    assert isinstance(rebuilt, MultiChannel) and len(rebuilt.channels) == 6
+    assert isinstance(rebuilt, MultiChannel) and len(rebuilt.channels) == 2
 
 
 @pytest.mark.parametrize("partition", ["proposal", "full"])
@@ -202,7 +205,8 @@ def test_each_channel_learns_its_share_of_the_integrand(partition):
     "full": every channel is told f. The mixture's q reaches every channel unchanged."""
     f = mli.processes.get("ee_4jet")
     backend = MultiChannel(f.dim, f.channels(), inner="vegas", partition=partition, ninc=16)
-    backend.proposal._set_weights(np.array([0.5, 0.3, 0.2]))
+    alpha = np.arange(1.0, 7.0) / 21.0
+    backend.proposal._set_weights(alpha)
     told = []
     for comp in backend.proposal.components:
         comp._adapt = lambda u, q, fk, told=told: told.append((q, fk))
@@ -217,9 +221,9 @@ def test_each_channel_learns_its_share_of_the_integrand(partition):
     else:
         np.testing.assert_allclose(shares.sum(axis=0), values, rtol=1e-12)
         dens = np.stack([c.density(u) for c in backend.proposal.components])
-        expect = np.array([0.5, 0.3, 0.2])[:, None] * dens / q * values
+        expect = alpha[:, None] * dens / q * values
         np.testing.assert_allclose(shares, expect, rtol=1e-9)
-    assert not np.allclose(backend.weights, [0.5, 0.3, 0.2])  # Kleiss–Pittau step taken
+    assert not np.allclose(backend.weights, alpha)  # a Kleiss–Pittau step was taken
 
 
 def test_multichannel_without_channels_is_a_one_line_error(capsys):
