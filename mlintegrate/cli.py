@@ -142,11 +142,20 @@ def _settings(parser: argparse.ArgumentParser, names: list[str], sets: list[str]
     return configs
 
 
-def _backends_of(parser: argparse.ArgumentParser, names: list[str], dim: int, sets: list[str]):
-    """The named backends, each with the settings --set gives it."""
+def _backends_of(
+    parser: argparse.ArgumentParser, names: list[str], dim: int, sets: list[str], integrand=None
+):
+    """The named backends, each with the settings --set gives it (and the integrand's channels
+    for a backend that needs them)."""
     configs = _settings(parser, names, sets)
     return [
-        _backends.get(n, dim=dim, **({"config": configs[n]} if n in configs else {})) for n in names
+        _backends.get(
+            n,
+            dim=dim,
+            **({"config": configs[n]} if n in configs else {}),
+            **_backends.with_channels(n, integrand),
+        )
+        for n in names
     ]
 
 
@@ -178,7 +187,7 @@ def _integrator(parser: argparse.ArgumentParser, args: argparse.Namespace, f) ->
     if args.train_calls is None:
         args.train_calls = DEFAULT_TRAIN_CALLS
     backend = _backend_names(parser, args.backend or "vegas")
-    return Integrator(_backends_of(parser, backend, f.dim, args.set)[0], rng=_seed(args))
+    return Integrator(_backends_of(parser, backend, f.dim, args.set, f)[0], rng=_seed(args))
 
 
 def _executor(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AbstractContextManager:
@@ -356,6 +365,11 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     from .report import compare, write_report
 
     f = _integrand(parser, args)
+    if args.backends is None:  # all that apply: a backend that needs channels only with them
+        has_channels = bool(callable(getattr(f, "channels", None)) and f.channels())
+        args.backends = ",".join(
+            n for n in _backends.names() if has_channels or not _backends.needs_channels(n)
+        )
     names = _backend_names(parser, args.backends)
     _output_dir(parser, "--out", args.out, args.force)
     # every backend's weights are kept for the plots, and a truth sample of --calls points
@@ -367,7 +381,7 @@ def _cmd_compare(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         "use fewer calls",
     )
     train_calls = DEFAULT_TRAIN_CALLS if args.train_calls is None else args.train_calls
-    backends = _backends_of(parser, names, f.dim, args.set)
+    backends = _backends_of(parser, names, f.dim, args.set, f)
     comparison = compare(
         f,
         f.dim,

@@ -173,8 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     _calls_option(c)
     c.add_argument(
         "--backends",
-        default=",".join(_backends.names()),
-        help="comma-separated list (default: all)",
+        default=None,
+        help="comma-separated list (default: all that apply: multichannel only where the "
+        "integrand declares channels)",
     )
     c.add_argument(
         "--out",

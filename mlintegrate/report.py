@@ -81,14 +81,19 @@ def kinematic_observables(p: np.ndarray, n_incoming: int) -> dict[str, np.ndarra
 
 
 def _labelled(
-    backends: Sequence[str | Backend] | Mapping[str, Backend], dim: int
+    backends: Sequence[str | Backend] | Mapping[str, Backend], dim: int, integrand: Any = None
 ) -> dict[str, Backend]:
-    """label → backend: names are built with their defaults, duplicate labels numbered."""
+    """label → backend: names are built with their defaults (and the integrand's channels
+    where they need them), duplicate labels numbered."""
     if isinstance(backends, Mapping):
         return dict(backends)
     out: dict[str, Backend] = {}
     for item in backends:
-        backend = _backends.get(item, dim=dim) if isinstance(item, str) else item
+        backend = (
+            _backends.get(item, dim=dim, **_backends.with_channels(item, integrand))
+            if isinstance(item, str)
+            else item
+        )
         label, k = backend.name, 2
         while label in out:
             label, k = f"{backend.name}#{k}", k + 1
@@ -119,7 +124,7 @@ def compare(
     integrand(np.random.default_rng(0).random((8, dim)))
     out = Comparison(results=[])
     integrators = {}
-    for label, backend in _labelled(backends, dim).items():
+    for label, backend in _labelled(backends, dim, integrand).items():
         integ = Integrator(backend, rng=seed, progress=progress)
         if calls_train > 0:
             integ.train(integrand, calls=calls_train)

@@ -12,13 +12,22 @@ import pytest
 import torch
 
 import mlintegrate as mli
-from mlintegrate.backends import BVAE, Flow, LogMap, Mapped, Mixture, Vegas
+from mlintegrate.backends import BVAE, Flow, LogMap, Mapped, Mixture, MultiChannel, Vegas
+
+
+def _two_channels(d: int) -> list:
+    """Two channels of the unit cube: 1/x sampling of the first or of the last axis."""
+    return [LogMap(d, axis=0, epsilon=0.05), LogMap(d, axis=d - 1, epsilon=0.05)]
+
 
 # a small, quick flow for the mechanics tests (the defaults are tuned for accuracy)
 QUICK = {"bins": 8, "hidden": 16, "steps_per_batch": 5, "minibatch": 256}
 
 CONFIGURATIONS: dict[str, Callable[[int], mli.backends.Backend]] = {
     **{name: (lambda d, name=name: mli.backends.get(name, dim=d)) for name in mli.backends.names()},
+    # multichannel takes the integrand's channels; here two generic ones of any dimension
+    "multichannel": lambda d: MultiChannel(d, _two_channels(d), **QUICK),
+    "multichannel-vegas": lambda d: MultiChannel(d, _two_channels(d), inner="vegas", ninc=32),
     "flow-defensive0": lambda d: Flow(d, defensive=0.0, **QUICK),
     "flow-premap": lambda d: Flow(d, premap="vegas", premap_batches=2, **QUICK),
     "flow-vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True, **QUICK),

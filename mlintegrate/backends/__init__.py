@@ -1,7 +1,8 @@
 """Proposals behind the one :class:`Backend` contract, by name, and the parts they are made of.
 
 Named backends (``get(name, dim, **settings)``): ``uniform``, ``vegas``, ``flow``,
-``bvae``. Wrappers that
+``bvae``, ``multichannel`` (which also takes the integrand's ``channels=``, see
+:func:`with_channels`). Wrappers that
 are backends too: :class:`Mixture` (q = Σ α_k q_k) and :class:`Mapped` (a proposal in the
 pre-image of a :class:`~.bijections.Bijection`). :func:`build` rebuilds any of them, nested,
 from ``backend.spec()``. Every class loads on first use, so ``import mlintegrate`` and the command
@@ -19,10 +20,12 @@ from .base import Backend
 if TYPE_CHECKING:
     from .bijections import Bijection, BreitWignerMap, DietMap, LogMap, VegasMap
     from .bvae import BVAE, BVAEConfig
+    from .channels import PairingChannel
     from .flow import Flow, FlowConfig
     from .mapped import Mapped
     from .mixture import Mixture
     from .modes import ModeConfig
+    from .multichannel import MultiChannel, MultiChannelConfig
     from .uniform import Uniform
     from .vegas import Vegas, VegasConfig
 
@@ -39,6 +42,9 @@ __all__ = [
     "Mapped",
     "Mixture",
     "ModeConfig",
+    "MultiChannel",
+    "MultiChannelConfig",
+    "PairingChannel",
     "Uniform",
     "Vegas",
     "VegasConfig",
@@ -47,6 +53,8 @@ __all__ = [
     "config_class",
     "get",
     "names",
+    "needs_channels",
+    "with_channels",
 ]
 
 #: named backends: "module:class", imported on first use
@@ -55,11 +63,15 @@ _REGISTRY = {
     "vegas": "mlintegrate.backends.vegas:Vegas",
     "flow": "mlintegrate.backends.flow:Flow",
     "bvae": "mlintegrate.backends.bvae:BVAE",
+    "multichannel": "mlintegrate.backends.multichannel:MultiChannel",
 }
+#: named backends built only with the integrand's channels (``channels=``)
+_NEEDS_CHANNELS = frozenset({"multichannel"})
 _CONFIGS = {
     "vegas": "mlintegrate.backends.vegas:VegasConfig",
     "flow": "mlintegrate.backends.flow:FlowConfig",
     "bvae": "mlintegrate.backends.bvae:BVAEConfig",
+    "multichannel": "mlintegrate.backends.multichannel:MultiChannelConfig",
 }
 _LAZY = {
     "BVAE": "mlintegrate.backends.bvae:BVAE",
@@ -74,6 +86,9 @@ _LAZY = {
     "Mapped": "mlintegrate.backends.mapped:Mapped",
     "Mixture": "mlintegrate.backends.mixture:Mixture",
     "ModeConfig": "mlintegrate.backends.modes:ModeConfig",
+    "MultiChannel": "mlintegrate.backends.multichannel:MultiChannel",
+    "MultiChannelConfig": "mlintegrate.backends.multichannel:MultiChannelConfig",
+    "PairingChannel": "mlintegrate.backends.channels:PairingChannel",
     "Uniform": "mlintegrate.backends.uniform:Uniform",
     "Vegas": "mlintegrate.backends.vegas:Vegas",
     "VegasConfig": "mlintegrate.backends.vegas:VegasConfig",
@@ -99,6 +114,21 @@ def names() -> list[str]:
 def _check_name(name: str) -> None:
     if name not in _REGISTRY:
         raise ConfigError(f"unknown backend {name!r}; valid backends: {', '.join(names())}")
+
+
+def needs_channels(name: str) -> bool:
+    """Whether the named backend is built with the integrand's channels (``multichannel``)."""
+    return name in _NEEDS_CHANNELS
+
+
+def with_channels(name: str, integrand: Any) -> dict[str, Any]:
+    """``{"channels": ...}`` of ``integrand`` for a backend that needs them, else ``{}``;
+    a one-line ConfigError when it needs them and the integrand declares none."""
+    if not needs_channels(name):
+        return {}
+    from .multichannel import channels_of
+
+    return {"channels": channels_of(integrand)}
 
 
 def config_class(name: str) -> type | None:

@@ -23,6 +23,7 @@ phase space instead (its log-Jacobian is the log of the phase-space weight).
 
 from __future__ import annotations
 
+import importlib
 import math
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
@@ -39,6 +40,7 @@ __all__ = [
     "Bijection",
     "BreitWignerMap",
     "DietMap",
+    "LAZY_BIJECTIONS",
     "LogMap",
     "VegasMap",
     "build_bijection",
@@ -260,13 +262,19 @@ BIJECTIONS: dict[str, type[Bijection]] = {
 }
 
 
+#: bijections defined in other modules, imported on first use ("module:class")
+LAZY_BIJECTIONS = {"pairing": "mlintegrate.backends.channels:PairingChannel"}
+
+
 def build_bijection(spec: dict[str, Any]) -> Bijection:
     """Rebuild a bijection from ``Bijection.spec()``: ``{"bijection": name, "config": {...}}``."""
     name = spec.get("bijection") if isinstance(spec, dict) else None
+    if name in LAZY_BIJECTIONS and name not in BIJECTIONS:
+        module, _, attr = LAZY_BIJECTIONS[name].partition(":")
+        BIJECTIONS[name] = getattr(importlib.import_module(module), attr)
     if name not in BIJECTIONS:
-        raise MLIntegrateError(
-            f"unknown bijection {name!r}; valid: {', '.join(sorted(BIJECTIONS))}"
-        )
+        valid = ", ".join(sorted({*BIJECTIONS, *LAZY_BIJECTIONS}))
+        raise MLIntegrateError(f"unknown bijection {name!r}; valid: {valid}")
     try:
         return BIJECTIONS[name](**spec.get("config", {}))
     except TypeError as exc:

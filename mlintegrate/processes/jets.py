@@ -9,9 +9,13 @@ orderings at leading colour,
 σ over the 3 distinct cyclic orderings (each with its reflection: 6 terms), with the soft and
 collinear poles s_ij → 0 of real multi-jet matrix elements. Cuts: p_T > ``pt_min`` (to the
 beam) for every parton and ΔR > ``dr_min`` for every pair. Symmetry factor 1/4! for four
-identical gluons. There is no closed form: the reference is a long VEGAS run, stored in
-``references.json`` with its error and the command that recomputes it
-(``python -m mlintegrate.recompute_reference ee_4jet``).
+identical gluons. For a multi-channel proposal the process declares ``channels()``: the three
+pairings (12)(34), (23)(41), (13)(24) on diet's cube (:mod:`mlintegrate.backends.channels`),
+which sample every adjacent invariant of every ordering logarithmically, each twice: the decay
+of (ab) about c or about d, so that s_bc and s_ac (s_bd, s_ad) are logarithmic too (6 channels).
+There is no closed form: the reference is a long VEGAS run, stored in ``references.json`` with
+its error and the command that recomputes it (``python -m mlintegrate.recompute_reference
+ee_4jet``).
 """
 
 from __future__ import annotations
@@ -72,6 +76,14 @@ def ee_4jet(
             ok &= delta_r(k[:, i], k[:, j]) > dr_min
         return ok
 
+    def channels() -> list:
+        from ..backends.channels import pairing_channels
+
+        # log scale ≈ the smallest s_ij the cuts allow: 2 p_T² (1 − cos ΔR) ≈ p_T² ΔR²; the
+        # decays about a partner (angular=1e-2) measured better than flat ones (rsd 2.5 vs 3.2
+        # for multi-channel VEGAS at 2·10⁵ training calls)
+        return pairing_channels(sqrt_s, pt_min**2 * dr_min**2 / s, angular=1e-2)
+
     options = {"sqrt_s": sqrt_s, "alpha_s": alpha_s, "pt_min": pt_min, "dr_min": dr_min}
     ref = stored_reference("ee_4jet", options)
     return Process(
@@ -81,6 +93,8 @@ def ee_4jet(
         sqrt_s=sqrt_s,
         cuts=cuts,
         phase_space=phase_space,
+        # the channels live on diet's cube
+        channels=channels if phase_space in ("diet", "auto") else None,
         symmetry_factor=1.0 / 24.0,
         name="ee_4jet",
         particles=Particles(

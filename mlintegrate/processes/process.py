@@ -82,6 +82,9 @@ class Process:
         symmetry_factor: S, e.g. 1/2 for two identical outgoing gluons.
         name, exact, exact_error: for reports: the reference value and its error (0 if exact).
         particles: PDG ids, colour lines and couplings, for writing events (LHE).
+        channels: ``() -> [Bijection, ...]``, the channels of a multi-channel proposal on this
+            process's cube (cube-to-cube maps adapted to the singular invariants of |M|², see
+            :mod:`mlintegrate.backends.channels`), built fresh at each call; None: none.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class Process:
         exact_error: float | None = None,
         description: str = "",
         particles: Particles | None = None,
+        channels: Callable[[], Sequence[Any]] | None = None,
     ):
         if not callable(matrix_element):
             raise ConfigError(
@@ -159,6 +163,11 @@ class Process:
                 f"{n_total} particles (incoming first)"
             )
         self.particles = particles
+        if channels is not None and not callable(channels):
+            raise ConfigError(
+                f"channels must be a function returning a list of bijections, got {channels!r}"
+            )
+        self._channels = channels
         self.flux = self._flux()
         self.unit = "GeV" if self.is_decay else "pb"
         self._factor = self.flux * self.symmetry_factor * (1.0 if self.is_decay else GEV2_TO_PB)
@@ -213,6 +222,11 @@ class Process:
         pz = math.sqrt((s - (m1 + m2) ** 2) * (s - (m1 - m2) ** 2)) / (2 * self.sqrt_s)
         e1, e2 = math.hypot(pz, m1), math.hypot(pz, m2)
         return np.array([[e1, 0.0, 0.0, pz], [e2, 0.0, 0.0, -pz]])
+
+    def channels(self) -> list[Any]:
+        """New instances of the channels this process declares (``[]`` if none): cube-to-cube
+        bijections for :class:`~mlintegrate.backends.multichannel.MultiChannel`."""
+        return [] if self._channels is None else list(self._channels())
 
     @property
     def incoming_momenta(self) -> np.ndarray:
