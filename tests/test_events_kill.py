@@ -75,7 +75,11 @@ def _kill9(tmp_path: Path, name: str) -> None:
     assert status in ("running", "?")
     # σ in the file: the pooled estimate over the calls up to the last completed chunk
     assert 0 < error < 0.02 * sigma and abs(sigma - EXACT_QQG) < 5 * error
-    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temp files left
+    # A SIGKILL that lands inside a rewrite of the whole file (npz) leaves that rewrite's one
+    # temporary ``<name>.*.tmp`` beside it, as mlintegrate/io/npz.py documents: the target stays
+    # whole (read above). Nothing else may be left.
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name != name)
+    assert len(left) <= 1 and all(x.startswith(name + ".") and x.endswith(".tmp") for x in left)
 
 
 def test_kill_9_leaves_a_readable_lhe_file(tmp_path):
