@@ -31,7 +31,8 @@ CONFIGURATIONS: dict[str, Callable[[int], mli.backends.Backend]] = {
     "flow-defensive0": lambda d: Flow(d, defensive=0.0, **QUICK),
     "flow-premap": lambda d: Flow(d, premap="vegas", premap_batches=2, **QUICK),
     "flow-vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True, **QUICK),
-    "flow-select": lambda d: Flow(d, safe="vegas", select_weights=True, **QUICK),
+    # the former default: the uniform safe component at fixed weight λ = 0.05
+    "flow-uniform-safe": lambda d: Flow(d, safe="uniform", select_weights=False, **QUICK),
     # mode search on 3 of the 6 training batches, then flow + safe + one channel per peak
     "flow-modes": lambda d: Flow(d, find_modes=True, search_batches=3, **QUICK),
     "mixture-vegas-flow": lambda d: Mixture(

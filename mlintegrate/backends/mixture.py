@@ -25,6 +25,10 @@ component learns from them, make a pool of the last ``select_batches`` batches, 
 reweighting (α_ref: the learned weights with ``learn_weights``, else the initial ones; the
 safe component is the last). t = 0, the safe component alone, is always a candidate; a
 component of weight 0 is not sampled, and evaluated only on training points (for the pool).
+The choice starts after 2 · ``select_batches`` batches, the weights being the initial ones
+until then: each pooled density is the one of its own batch, so a pool of the first batches
+judges the flow as it was while it still learned fast, and at 4·10⁴ calls in 10 batches the
+choice fell to VEGAS (rsd 2.45 where the flow alone reached 0.59 and VEGAS 2.31, camel d=4).
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ class Mixture(Backend):
         self.reference_weights = self.initial_weights.copy()
         self.selection: dict[str, Any] = {}
         self._pool: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pooled_batches = 0  # batches pooled so far; the choice starts at 2·select_batches
         self._presampled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._set_weights(self.initial_weights)
 
@@ -187,6 +192,7 @@ class Mixture(Backend):
         if self.select and np.any(f != 0):
             self._pool.append((f.copy(), q.copy(), self._densities_before_adapt(u, q)))
             del self._pool[: -self.select_batches]
+            self._pooled_batches += 1
         for comp in self.components:
             comp._adapt(u, q, f)
         if self.learn_weights and np.any(f != 0):
@@ -196,7 +202,7 @@ class Mixture(Backend):
             )
             if not self.select:
                 self._set_weights(self.reference_weights)
-        if self.select and self._pool:
+        if self.select and self._pool and self._pooled_batches >= 2 * self.select_batches:
             self._select()
 
     def default_batch_size(self, calls: int) -> int:
@@ -224,6 +230,8 @@ class Mixture(Backend):
             state["pool.f"] = np.concatenate([b[0] for b in self._pool])
             state["pool.q"] = np.concatenate([b[1] for b in self._pool])
             state["pool.densities"] = np.concatenate([b[2] for b in self._pool], axis=1)
+        if self.select:
+            state["pool.batches"] = np.array(self._pooled_batches, dtype=np.int64)
         return state
 
     def load_weight_state(self, state: dict[str, np.ndarray]) -> None:
@@ -240,6 +248,8 @@ class Mixture(Backend):
             if dens[0].shape[0] != len(self.components):
                 raise CheckpointError("mixture selection pool does not fit the components")
             self._pool = list(zip(f, q, dens, strict=True))
+        # a checkpoint from before the warm-up existed chose from its first batch on
+        self._pooled_batches = int(state.get("pool.batches", 2 * self.select_batches))
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = self.weight_state()

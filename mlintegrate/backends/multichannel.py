@@ -72,13 +72,18 @@ class MultiChannelConfig(Config):
     ``inner``: "flow" or "vegas", the proposal of each channel; ``flow`` / ``vegas``: its
     settings (the flows take 8 Adam steps per batch, not a single flow's 20: K channels train
     K flows on the same calls, and one flow alone took 456 s of training on ee_4jet at 10⁶
-    calls on 2 shared cores); ``learn_weights``, ``floor``, ``weight_moment``: the channel
-    weights;
+    calls on 2 shared cores; each with the uniform safe component at fixed weight, as measured:
+    the channel weights already fall back between proposals); ``learn_weights``, ``floor``,
+    ``weight_moment``: the channel weights;
     ``partition``: "proposal" (channel k learns f · α_k q_k / q) or "full" (every channel f).
     """
 
     inner: str = "flow"
-    flow: FlowConfig = field(default_factory=lambda: FlowConfig().with_values(steps_per_batch=8))
+    flow: FlowConfig = field(
+        default_factory=lambda: FlowConfig(safe="uniform", select_weights=False).with_values(
+            steps_per_batch=8
+        )
+    )
     vegas: VegasConfig = field(default_factory=VegasConfig)
     learn_weights: bool = True
     floor: float = 0.01
