@@ -174,7 +174,7 @@ def _coupling_flow(dim: int, model: CouplingConfig, seed: int) -> CouplingFlow:
 
 
 class Flow(Composed):
-    """Normalizing-flow proposal with a defensive uniform component (module docstring)."""
+    """Normalizing-flow proposal mixed with a safe component (module docstring)."""
 
     name = "flow"
 
