@@ -13,7 +13,7 @@ import pytest
 from conftest import QUICK
 
 import mlintegrate as mli
-from mlintegrate.backends import Flow, Mixture, Uniform, Vegas
+from mlintegrate.backends import Flow, FlowConfig, Mixture, Uniform, Vegas
 from mlintegrate.backends.base import Backend
 from mlintegrate.backends.pooled_vegas import PooledVegas
 from mlintegrate.backends.selection import (
@@ -143,11 +143,11 @@ def smooth(u):
 
 
 def test_selection_falls_back_to_the_safe_component_when_the_other_is_useless():
-    m = Mixture([Power(2, 12.0), Uniform(2)], [0.5, 0.5], select=True, select_batches=3)
+    m = Mixture([Power(2, 12.0), Uniform(2)], [0.5, 0.5], select=True, select_batches=2)
     integ = mli.Integrator(m, rng=4, progress=False)
-    integ.train(smooth, calls=20_000, batch_size=4_000)
+    integ.train(smooth, calls=20_000, batch_size=4_000)  # the choice made after batches 4, 5
     np.testing.assert_array_equal(m.weights, [0.0, 1.0])
-    assert m.selection["share"] == 0.0 and m.selection["points"] == 12_000
+    assert m.selection["share"] == 0.0 and m.selection["points"] == 8_000
     # the useless component is neither sampled nor evaluated any more
     m.components[0]._density = None
     u, q = m.sample(1000, 5)
@@ -156,7 +156,7 @@ def test_selection_falls_back_to_the_safe_component_when_the_other_is_useless():
 
 def test_selection_keeps_a_component_that_is_better_than_the_safe_one():
     f = toy_f  # Power(1, 3) is exactly f: weights constant
-    m = Mixture([Power(1, 3.0), Uniform(1)], [0.5, 0.5], select=True)
+    m = Mixture([Power(1, 3.0), Uniform(1)], [0.5, 0.5], select=True, select_batches=2)
     mli.Integrator(m, rng=5, progress=False).train(f, calls=20_000, batch_size=4_000)
     assert m.weights[0] == pytest.approx(0.99)
 
@@ -196,9 +196,41 @@ def test_flow_select_option_is_checked():
         Flow(2, safe_every=0)
 
 
+def test_flow_default_is_the_vegas_safe_selected_mixture():
+    """safe / select_weights None resolve to a VEGAS safe component with selected weights,
+    unless another weight rule or no safe component is asked for; the former default and
+    a checkpoint's explicit settings stay what they say."""
+    default = Flow(2)
+    assert isinstance(default.safe, PooledVegas) and default.proposal.select
+    for changes in ({"learn_weights": True}, {"find_modes": True}):
+        b = Flow(2, **changes)
+        assert isinstance(b.safe, Uniform) and not b.settings.selects
+    assert not Flow(2, defensive=0.0).settings.selects
+    vegas_learned = Flow(2, safe="vegas", learn_weights=True)
+    assert isinstance(vegas_learned.safe, PooledVegas) and not vegas_learned.proposal.select
+    former = Flow(2, FlowConfig.from_dict({"safe": "uniform", "select_weights": False}))
+    assert isinstance(former.safe, Uniform) and not former.proposal.select
+    with pytest.raises(ConfigError, match="find_modes"):
+        Flow(2, find_modes=True, select_weights=True)
+
+
+def test_the_choice_waits_for_twice_the_pool():
+    """Weights stay the initial ones for 2·select_batches batches (the pool would judge a
+    flow still learning fast), then the held-out choice sets them."""
+    f = mli.functions.get("camel", dim=2)
+    b = Flow(2, select_batches=2, **QUICK)
+    integ = mli.Integrator(b, rng=3, progress=False)
+    integ.train(f, calls=3_000, batch_size=1_000)
+    assert not b.proposal.selection
+    np.testing.assert_array_equal(b.proposal.weights, [0.95, 0.05])
+    integ.train(f, calls=1_000, batch_size=1_000)
+    assert b.proposal.selection["points"] == 2_000  # the last 2 batches
+    np.testing.assert_allclose(b.proposal.weights.sum(), 1.0, rtol=0, atol=1e-12)
+
+
 def test_flow_with_selected_weights_saves_loads_and_resumes_exactly(tmp_path):
     f = mli.functions.get("camel", dim=2)
-    b = Flow(2, safe="vegas", select_weights=True, select_batches=2, safe_every=2, **QUICK)
+    b = Flow(2, safe="vegas", select_weights=True, select_batches=1, safe_every=2, **QUICK)
     integ = mli.Integrator(b, rng=3, progress=False)
     integ.train(f, calls=3_000, batch_size=1_000)  # 3 batches: VEGAS has one pending batch
     assert b.safe._pending and b.proposal.selection

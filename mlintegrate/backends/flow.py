@@ -17,8 +17,9 @@ training calls, seed 3 (``benchmarks/results/never_worse.md``), this default aga
 one (``safe="uniform"``, λ = 1 − t = ``defensive`` fixed) is at least as good in ε_median-max
 on every case (top_decay 68.1 % vs 41.3 %, camel d=8 20.7 % vs 9.2 %) and in rsd on all but
 camel d=4, where it trades rsd for ε. ``safe="uniform", select_weights=False`` restores the
-former proposal. With ``find_modes`` (which learns its channel weights) or ``defensive=0`` the
-default is the uniform safe component at weight λ = ``defensive``.
+former proposal. With another weight rule (``learn_weights``, or ``find_modes``, which learns
+its channel weights) or ``defensive=0`` the default is the uniform safe component at starting
+weight λ = ``defensive``.
 
 With ``premap="vegas"`` (MadNIS style) the core is ``Mapped(flow, VegasMap)``: the VEGAS grid
 adapts on the first ``premap_batches`` batches (the flow stays the identity meanwhile) and is
@@ -92,8 +93,9 @@ class FlowConfig(Config):
     :data:`~.selection.SHARES`, t = 0 being the safe component alone) with the best held-out
     ε_median-max among those with rsd ≤ the safe component's, estimated by reweighting the
     last ``select_batches`` batches (:mod:`.selection`); None (default): on unless
-    ``find_modes`` or ``defensive`` = 0 (:attr:`selects`). ``safe_every``: batches per grid
-    adaptation of a VEGAS safe component (3: VEGAS's own batch is calls/15, the flow's calls/50).
+    ``learn_weights``, ``find_modes`` or ``defensive`` = 0 (:attr:`selects`). ``safe_every``:
+    batches per grid adaptation of a VEGAS safe component (3: VEGAS's own batch is calls/15, the
+    flow's calls/50).
     ``premap``: None or "vegas"; ``premap_batches``: batches that adapt the VEGAS map first.
     ``device``: torch device of the network ("cpu", "cuda", or "auto": the GPU where there is
     one, else the CPU). ``threads``: torch intra-op threads on the CPU during each call (None:
@@ -155,10 +157,11 @@ class FlowConfig(Config):
     @property
     def selects(self) -> bool:
         """Whether the weights are selected: ``select_weights``, or by default (None) on
-        unless ``find_modes`` (which learns its channel weights) or ``defensive`` = 0."""
+        unless another weight rule is asked for (``learn_weights``, ``find_modes``, which
+        learns its channel weights) or there is no safe component (``defensive`` = 0)."""
         if self.select_weights is not None:
             return self.select_weights
-        return self.defensive > 0 and not self.find_modes
+        return self.defensive > 0 and not (self.find_modes or self.learn_weights)
 
     @property
     def safe_component(self) -> str:
