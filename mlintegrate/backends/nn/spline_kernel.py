@@ -21,6 +21,7 @@ subclass; this kernel otherwise. Shapes: x (n, m), params (n, m, 3K+1) → (out,
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -152,7 +153,9 @@ def spline_layer(
 # exp(x) for x ≤ 0 as 2ⁿ·exp(r): n = round(x / ln 2) by the 1.5·2⁵² shifter (n sits in the
 # low bits of t), r = x − n ln 2 in two parts (Cody–Waite, |r| ≤ ln 2 / 2), exp(r) by its Taylor
 # series to r¹³ (truncation < 1e-17 relative), 2ⁿ added to the exponent bits. Branch-free, so
-# LLVM vectorises a loop of it (AVX2: four at a time); ≤ 1 ulp from libm's exp (tested).
+# LLVM vectorises a loop of it (AVX2: four at a time); ≤ 1 ulp from libm's exp (tested). Only
+# this function may contract a·b + c into one FMA (rounded once: as accurate or more); that
+# halves its instructions (1.1 against 2.1 ns an exp, 9 ns libm's, measured here).
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: n·_LN2_HI is exact for |n| < 2¹¹
 _LN2_LO = 1.90821492927058770002e-10
@@ -180,7 +183,7 @@ def _from_bits(typingctx, x):  # pragma: no cover - compiled
     return types.float64(types.int64), codegen
 
 
-@jit
+@functools.partial(jit, fastmath={"contract"})
 def _exp(x):  # pragma: no cover - compiled
     """exp(x) for x ≤ 709, vectorisable; values below −708 give exp(−708), NaN stays NaN."""
     x = _EXP_FLOOR if x < _EXP_FLOOR else x
