@@ -51,6 +51,9 @@ __all__ = [
 # cannot start (seen in an embedding interpreter whose cffi and _cffi_backend versions
 # differ); the torch path gives the same q, so it takes over for the rest of the process.
 kernel_error: str | None = None
+# Whether training (gradients recorded) takes the kernel with its analytic gradient
+# (:func:`_backward`) rather than the torch spline's autograd graph (the reference).
+kernel_gradient = True
 
 
 def rq_spline_torch(
@@ -77,7 +80,6 @@ def rq_spline_params(
     global kernel_error
     fast = (
         kernel_error is None
-        and not torch.is_grad_enabled()
         and x.device.type == "cpu"
         and params.device.type == "cpu"
         and x.dtype == torch.float64
@@ -87,6 +89,14 @@ def rq_spline_params(
     )
     if not fast:
         return rq_spline_torch(x, params, bins, inverse)
+    if torch.is_grad_enabled() and (x.requires_grad or params.requires_grad):
+        if not kernel_gradient:
+            return rq_spline_torch(x, params, bins, inverse)
+        try:
+            return _Spline.apply(x, params, bins, inverse)
+        except Exception as exc:  # numba failed to compile or load: the torch path instead
+            kernel_error = f"{type(exc).__name__}: {exc}"
+            return rq_spline_torch(x, params, bins, inverse)
     xs = np.ascontiguousarray(x.detach().numpy()).reshape(-1)
     ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
     out, logdet = np.empty_like(xs), np.empty_like(xs)
@@ -305,3 +315,172 @@ def _layer(x, params, trans, bins, inverse, m_w, m_h, m_d, out, logdet):  # prag
             out[i, c], ld = _rq(x[i, c], p, j * per, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
             total += ld
         logdet[i] = total
+
+
+@jit
+def _backward(x, params, bins, inverse, m_w, m_h, m_d, g_out, g_ld, gx, gp):  # pragma: no cover
+    r"""Gradients of Σ g_out·out + g_ld·logdet of :func:`_kernel` with respect to x (N,) and
+    the parameters (N, 3K+1), written into gx (float64) and gp (the parameters' dtype).
+
+    Per point (bin k, ξ, s = h_k/w_k, δ_k, δ_{k+1} as in :mod:`.splines`): the partial
+    derivatives of y(ξ) and L = log dy/dx in (ξ, s, δ_k, δ_{k+1}, h_k, y_k); the inverse by
+    implicit differentiation of y(ξ) = input; then ξ = (x − x_k)/w_k, s = h_k/w_k, and the
+    softmax: with p = softmax(θ), P_k = Σ_{i<k} p_i, x_k = m k + S P_k, w_k = m + S p_k,
+    ∂L/∂θ_j = S [g_{x_k} (p_j [j<k] − P_k p_j) + g_{w_k} p_k (δ_kj − p_j)]; δ = m +
+    softplus(θ + c) has derivative sigmoid(θ + c) (1 above torch's threshold 20). Where the
+    torch spline clamps (input outside [0, 1], ξ outside [0, 1], output pinned at 1) the
+    gradient through the clamped value is zero, as torch's clamp gives.
+    """
+    shift = math.log(math.expm1(1.0 - m_d))
+    e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
+    for i in range(x.size):
+        p = params[i]
+        top_w, top_h = p[0], p[bins]
+        for k in range(1, bins):
+            top_w = max(top_w, p[k])
+            top_h = max(top_h, p[bins + k])
+        tw, th = np.float64(top_w), np.float64(top_h)
+        for k in range(bins):
+            e[k] = _exp(np.float64(p[k]) - tw)
+        for k in range(bins):
+            e[bins + k] = _exp(np.float64(p[bins + k]) - th)
+        _sums(e, 0, bins, cw)
+        _sums(e, bins, bins, ch)
+        s_w, s_h = 1.0 - bins * m_w, 1.0 - bins * m_h
+        scale_w, scale_h = s_w / cw[bins], s_h / ch[bins]
+        raw = x[i]
+        inside = 0.0 <= raw <= 1.0
+        inp = min(max(raw, 0.0), 1.0)
+        k = 0
+        if inverse:
+            for j in range(1, bins):
+                k += ch[j] * scale_h + m_h * j <= inp
+        else:
+            for j in range(1, bins):
+                k += cw[j] * scale_w + m_w * j <= inp
+        xk = cw[k] * scale_w + m_w * k
+        yk = ch[k] * scale_h + m_h * k
+        wk = (cw[k + 1] * scale_w + m_w * (k + 1)) - xk
+        hk = (ch[k + 1] * scale_h + m_h * (k + 1)) - yk
+        v0 = np.float64(p[2 * bins + k]) + shift
+        v1 = np.float64(p[2 * bins + k + 1]) + shift
+        dk = m_d + _softplus(v0)
+        dk1 = m_d + _softplus(v1)
+        sk = hk / wk
+        curv = dk1 + dk - 2.0 * sk
+        if inverse:
+            dy = inp - yk
+            a = hk * (sk - dk) + dy * curv
+            b = hk * dk - dy * curv
+            c = -sk * dy
+            disc = max(b * b - 4.0 * a * c, 0.0)
+            xi_raw = (2.0 * c) / (-b - math.sqrt(disc))
+        else:
+            xi_raw = (inp - xk) / wk
+        free = 0.0 <= xi_raw <= 1.0  # torch's clamp passes the gradient here
+        xi = min(max(xi_raw, 0.0), 1.0)
+        xi1 = xi * (1.0 - xi)
+        den = sk + curv * xi1
+        num_y = sk * xi * xi + dk * xi1
+        big_a = dk1 * xi * xi + 2.0 * sk * xi1 + dk * (1.0 - xi) ** 2
+        # y = y_k + h_k num_y / den and L = 2 log s + log A − 2 log den
+        d_den_xi = curv * (1.0 - 2.0 * xi)
+        y_xi = hk * ((2.0 * sk * xi + dk * (1.0 - 2.0 * xi)) * den - num_y * d_den_xi) / den**2
+        y_s = hk * (xi * xi * den - num_y * (1.0 - 2.0 * xi1)) / den**2
+        y_dk = hk * xi1 * (den - num_y) / den**2
+        y_dk1 = -hk * num_y * xi1 / den**2
+        y_h = num_y / den
+        l_xi = (
+            2.0 * dk1 * xi + 2.0 * sk * (1.0 - 2.0 * xi) - 2.0 * dk * (1.0 - xi)
+        ) / big_a - 2.0 * d_den_xi / den
+        l_s = 2.0 / sk + 2.0 * xi1 / big_a - 2.0 * (1.0 - 2.0 * xi1) / den
+        l_dk = (1.0 - xi) ** 2 / big_a - 2.0 * xi1 / den
+        l_dk1 = xi * xi / big_a - 2.0 * xi1 / den
+        go = 0.0 if inp >= 1.0 else g_out[i]  # the output pinned at 1 has no gradient
+        gl = g_ld[i]
+        if inverse:
+            # out = x_k + ξ w_k, logdet = −L, ξ from y(ξ) = input: dξ = (d input − Σ y_p dp)/y_ξ
+            out = xk + xi * wk
+            if not 0.0 <= out <= 1.0:
+                go = 0.0
+            g_xi = (go * wk - gl * l_xi) if free else 0.0
+            t = g_xi / y_xi
+            gx[i] = t if inside else 0.0
+            g_s = -t * y_s - gl * l_s
+            g_dk = -t * y_dk - gl * l_dk
+            g_dk1 = -t * y_dk1 - gl * l_dk1
+            g_h = -t * y_h
+            g_yk = -t
+            g_xk = go
+            g_wk = go * xi
+        else:
+            y = yk + hk * num_y / den
+            if not 0.0 <= y <= 1.0:
+                go = 0.0
+            g_xi = (go * y_xi + gl * l_xi) if free else 0.0
+            gx[i] = g_xi / wk if inside else 0.0
+            g_s = go * y_s + gl * l_s
+            g_dk = go * y_dk + gl * l_dk
+            g_dk1 = go * y_dk1 + gl * l_dk1
+            g_h = go * y_h
+            g_yk = go
+            g_xk = -g_xi / wk
+            g_wk = -g_xi * xi / wk
+        g_hk = g_h + g_s / wk
+        g_wk -= g_s * sk / wk
+        # through the softmaxes: p_j = e_j / total, P_k = Σ_{i<k} p_i
+        inv_w, inv_h = 1.0 / cw[bins], 1.0 / ch[bins]
+        pk_w, pk_h = e[k] * inv_w, e[bins + k] * inv_h
+        cx = g_xk * cw[k] * inv_w + g_wk * pk_w
+        cy = g_yk * ch[k] * inv_h + g_hk * pk_h
+        aw, bw = s_w * inv_w * (g_xk - cx), -s_w * inv_w * cx  # j < k, j ≥ k
+        ah, bh = s_h * inv_h * (g_yk - cy), -s_h * inv_h * cy
+        for j in range(bins):
+            gp[i, j] = e[j] * (aw if j < k else bw)
+            gp[i, bins + j] = e[bins + j] * (ah if j < k else bh)
+        gp[i, k] += s_w * g_wk * pk_w
+        gp[i, bins + k] += s_h * g_hk * pk_h
+        for j in range(bins + 1):
+            gp[i, 2 * bins + j] = 0.0
+        gp[i, 2 * bins + k] = g_dk * (1.0 if v0 > 20.0 else 1.0 / (1.0 + math.exp(-v0)))
+        gp[i, 2 * bins + k + 1] = g_dk1 * (1.0 if v1 > 20.0 else 1.0 / (1.0 + math.exp(-v1)))
+
+
+class _Spline(torch.autograd.Function):
+    """The kernel's spline with the analytic gradient of :func:`_backward` (training path)."""
+
+    @staticmethod
+    def forward(ctx, x, params, bins, inverse):  # type: ignore[override]
+        xs = np.ascontiguousarray(x.detach().numpy()).reshape(-1)
+        ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
+        out, logdet = np.empty_like(xs), np.empty_like(xs)
+        _kernel(xs, ps, bins, inverse, MIN_BIN_WIDTH, MIN_BIN_HEIGHT, MIN_DERIVATIVE, out, logdet)
+        ctx.save_for_backward(x, params)
+        ctx.bins, ctx.inverse = bins, inverse
+        return torch.from_numpy(out).view(x.shape), torch.from_numpy(logdet).view(x.shape)
+
+    @staticmethod
+    def backward(ctx, g_out, g_ld):  # type: ignore[override]
+        x, params = ctx.saved_tensors
+        bins = ctx.bins
+        xs = np.ascontiguousarray(x.detach().numpy()).reshape(-1)
+        ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
+        go = np.zeros_like(xs) if g_out is None else np.ascontiguousarray(g_out.numpy())
+        gl = np.zeros_like(xs) if g_ld is None else np.ascontiguousarray(g_ld.numpy())
+        gx, gp = np.empty_like(xs), np.empty((xs.size, 3 * bins + 1), dtype=ps.dtype)
+        _backward(
+            xs,
+            ps,
+            bins,
+            ctx.inverse,
+            MIN_BIN_WIDTH,
+            MIN_BIN_HEIGHT,
+            MIN_DERIVATIVE,
+            go.reshape(-1),
+            gl.reshape(-1),
+            gx,
+            gp,
+        )
+        grad_x = torch.from_numpy(gx).view(x.shape) if ctx.needs_input_grad[0] else None
+        grad_p = torch.from_numpy(gp).view(params.shape)
+        return grad_x, grad_p, None, None

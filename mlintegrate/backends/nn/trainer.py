@@ -125,6 +125,15 @@ class TrainingConfig(Config):
         return min(self.steps_per_batch, math.ceil(self.reuse * n_new / self.minibatch))
 
 
+def _adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam, fused (one kernel for all parameters) where torch has it for these parameters:
+    the same update rule, 0.25 against 1.7 ms a step measured for a d = 4 flow (24 tensors)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError):  # e.g. a device or dtype without the fused kernel
+        return torch.optim.Adam(params, lr=lr)
+
+
 class Trainer:
     """Buffered, validated Adam training of ``model`` on (u, q_s, f) batches (module docstring).
 
@@ -145,7 +154,7 @@ class Trainer:
         device: torch.device,
     ):
         self.model, self.config, self.seed, self.device = model, config, int(seed), device
-        self.optimizer = torch.optim.Adam(list(model.parameters()), lr=config.lr)
+        self.optimizer = _adam(list(model.parameters()), config.lr)
         self.buffer = SampleBuffer(dim, config.buffer_size, device)
         self.batches = 0  # step calls so far
         self.rejected = 0  # updates undone by the validation rule
