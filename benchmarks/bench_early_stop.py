@@ -126,10 +126,18 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
                 f"{calls:,} calls: ε after ≥ MadNIS — {after['eps_median_max']:.2%} vs "
                 f"{mad['eps_median_max']:.2%}"
             )
+        main = by.get((case, calls, "main"))
+        if main is not None and "train_cpu_s" in main:
+            out.append(
+                f"- (measured) {case} at {calls:,} calls: training CPU after vs main's path — "
+                f"{after['train_cpu_s']:.1f} s vs {main['train_cpu_s']:.1f} s "
+                f"({main['train_cpu_s'] / after['train_cpu_s']:.2f}× faster)"
+            )
         if calls >= 1_000_000:
-            before = by.get((case, calls, "before"))
+            before = main or by.get((case, calls, "before"))
+            name = "main" if main else "before"
             eps_b = before["eps_median_max"] if before else STORED_BEFORE_1E6.get(case)
-            src = "same run" if before else "stored, flow_after_refactor.md"
+            src = f"{name}, same run" if before else "stored, flow_after_refactor.md"
             if eps_b is None:
                 out.append(f"- **NOT MEASURED** {case} at {calls:,} calls: no before figure")
                 continue
@@ -145,7 +153,10 @@ ROW_NOTES = (
     "`after` = today's defaults (reuse 4, patience 10, min_improvement 1 %); `after-reuse1` = "
     "reuse 1, the step count MadNIS's time would need (the default when that part ran); "
     "`after-patience5` = patience 5 (the default when that part ran; at 10⁶ calls and reuse 4 "
-    "or 1 alike, since reuse does not bind there); `madnis` = MadNIS 1.0 with its defaults. "
+    "or 1 alike, since reuse does not bind there); `madnis` = MadNIS 1.0 with its defaults; "
+    "`main` = the same defaults trained the way main trains (the torch spline's autograd "
+    "graph, unfused Adam); `after` then = the kernel's analytic gradient and fused Adam; "
+    "`after-reuse2` = that with reuse 2. "
     "At 10⁵ calls no run stopped early, so patience 5 and 10 give the same rows. Where no "
     "`before` row ran in the same process the 10⁶ target uses the stored figure of "
     "flow_after_refactor.md (older code: not a side-by-side comparison)."

@@ -13,10 +13,17 @@ branch-free exp (≤ 1 ulp, as torch's) that LLVM vectorises four at a time, abo
 than K calls of libm's; the bin is found by counting the knots below the point (no
 mispredicted loop exit) and log s'(x) is one log of s²·numerator/denominator² instead of three.
 
-:func:`rq_spline_params` is what a coupling layer calls: the torch path wherever gradients
-are recorded, the points are not float64 on the CPU, or the spline is asked for a tensor
-subclass; this kernel otherwise. Shapes: x (n, m), params (n, m, 3K+1) → (out, logdet), both
-(n, m).
+Training needs gradients: there the kernel runs inside a ``torch.autograd.Function`` whose
+backward (:func:`_backward`) is the spline's derivative written out (through the bin
+formulas, the implicit inverse and the softmaxes), tested against torch's autograd through
+the torch spline to 1e-11; it replaces that graph of ~100 small ops a layer (a d = 4 Adam step
+at minibatch 1024: ~19 against ~33 ms measured). ``kernel_gradient = False`` brings the torch
+graph back.
+
+:func:`rq_spline_params` is what a coupling layer calls: the torch path where the points are
+not float64 on the CPU or the parameters have another shape; this kernel otherwise. Without
+gradients :func:`spline_layer` runs a whole coupling layer (gathers, spline, log-det sum) in
+one call. Shapes: x (n, m), params (n, m, 3K+1) → (out, logdet), both (n, m).
 """
 
 from __future__ import annotations
@@ -66,7 +73,8 @@ def rq_spline_torch(
 def rq_spline_params(
     x: torch.Tensor, params: torch.Tensor, bins: int, inverse: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The spline of :func:`rq_spline_torch`, by the numba kernel where no gradient is needed.
+    """The spline of :func:`rq_spline_torch` by the numba kernel (with its analytic gradient
+    where gradients are recorded).
 
     Args:
         x: points (n, m), float64 for the kernel.
