@@ -83,6 +83,12 @@ class TrainingConfig(Config):
     bind. Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50, costing
     ε on diet (18.9 vs 20.3 %; camel d=4 30.0 vs 30.6 % unstopped); with 10 no measured run
     stops, and at 10⁶ calls training is then the old one (diet and camel d=8 reproduce it).
+    Since the spline's gradient comes from the numba kernel (:mod:`.spline_kernel`) and Adam
+    is fused, the same training costs 1.3–1.6× less CPU at 10⁵ calls (camel d=4 13.7 → 8.4 s,
+    d=8 29.2 → 22.2, ee_qqg diet 23.6 → 15.7, dalitz+axis 24.3 → 15.7;
+    ``early_stop_speed.md``), still 2.5–3.1× MadNIS's (3.1–7.1 s). ``reuse`` 2 would take
+    1.45–1.6× MadNIS's time with ε still above MadNIS's on all four but cut diet 10.9 → 5.2 %
+    and camel d=8 1.7 → 0.63 % (one seed), so the default stays 4.
     """
 
     loss: str = "mix"
