@@ -27,12 +27,18 @@ from bench_core import RESULTS, machine_info
 from bench_flow import load_case, run_madnis
 
 import mlintegrate as mli
+from mlintegrate.backends.nn import spline_kernel
+from mlintegrate.backends.nn import trainer as trainer_module
 
 EVAL_CALLS = 200_000
 ROWS = {
     "before": {"reuse": None, "patience": None},
     "after": {},
     "after-reuse1": {"reuse": 1.0},  # the step count MadNIS's time would need
+    "after-reuse2": {"reuse": 2.0},
+    # main's defaults as they trained before the kernel gradient: the torch spline's autograd
+    # graph and unfused Adam (same settings as ``after``)
+    "main": {"_torch_training_path": True},
 }
 # Flow today at 10⁶ training calls, seed 1 (benchmarks/results/flow_after_refactor.md, the
 # fixed-steps trainer): the 10⁶ target where no ``before`` row was run in the same process.
@@ -41,11 +47,19 @@ STORED_BEFORE_1E6 = {"camel:4": 0.304, "camel:8": 0.110, "ee_qqg@diet": 0.214}
 
 def run_flow(case: str, calls: int, seed: int, settings: dict[str, Any]) -> dict[str, Any]:
     f = load_case(case)
-    backend = mli.backends.Flow(f.dim, **settings)
+    torch_path = settings.get("_torch_training_path", False)
+    backend = mli.backends.Flow(
+        f.dim, **{k: v for k, v in settings.items() if not k.startswith("_")}
+    )
     integ = mli.Integrator(backend, rng=seed, progress=False)
-    c0, t0 = time.process_time(), time.perf_counter()
-    integ.train(f, calls=calls)
-    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    # the switches are read when the first batch builds the network and its Adam (seed None)
+    spline_kernel.kernel_gradient, trainer_module.fused_adam = not torch_path, not torch_path
+    try:
+        c0, t0 = time.process_time(), time.perf_counter()
+        integ.train(f, calls=calls)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    finally:
+        spline_kernel.kernel_gradient, trainer_module.fused_adam = True, True
     r = integ.integrate(f, calls=EVAL_CALLS)
     trainer = backend.learned.trainer
     return {
@@ -61,7 +75,17 @@ def run_flow(case: str, calls: int, seed: int, settings: dict[str, Any]) -> dict
     }
 
 
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every spline kernel, with and without gradients,
+    before anything is timed: a first process after the kernels' source changed compiles
+    them for a few seconds, which is no part of any row's training."""
+    flow = mli.backends.Flow(3, seed=0)
+    mli.Integrator(flow, rng=0, progress=False).train(lambda u: 1.0 + u[:, 0], calls=6000)
+    flow.density(flow.sample(100, rng=0)[0])
+
+
 def run_part(args: argparse.Namespace) -> list[dict[str, Any]]:
+    warm_up()
     rows = []
     for calls in (int(float(c)) for c in args.train_calls.split(",")):
         for case in args.cases.split(","):
@@ -112,10 +136,18 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
                 f"{calls:,} calls: ε after ≥ MadNIS — {after['eps_median_max']:.2%} vs "
                 f"{mad['eps_median_max']:.2%}"
             )
+        main = by.get((case, calls, "main"))
+        if main is not None and "train_cpu_s" in main:
+            out.append(
+                f"- (measured) {case} at {calls:,} calls: training CPU after vs main's path — "
+                f"{after['train_cpu_s']:.1f} s vs {main['train_cpu_s']:.1f} s "
+                f"({main['train_cpu_s'] / after['train_cpu_s']:.2f}× faster)"
+            )
         if calls >= 1_000_000:
-            before = by.get((case, calls, "before"))
+            before = main or by.get((case, calls, "before"))
+            name = "main" if main else "before"
             eps_b = before["eps_median_max"] if before else STORED_BEFORE_1E6.get(case)
-            src = "same run" if before else "stored, flow_after_refactor.md"
+            src = f"{name}, same run" if before else "stored, flow_after_refactor.md"
             if eps_b is None:
                 out.append(f"- **NOT MEASURED** {case} at {calls:,} calls: no before figure")
                 continue
@@ -131,7 +163,10 @@ ROW_NOTES = (
     "`after` = today's defaults (reuse 4, patience 10, min_improvement 1 %); `after-reuse1` = "
     "reuse 1, the step count MadNIS's time would need (the default when that part ran); "
     "`after-patience5` = patience 5 (the default when that part ran; at 10⁶ calls and reuse 4 "
-    "or 1 alike, since reuse does not bind there); `madnis` = MadNIS 1.0 with its defaults. "
+    "or 1 alike, since reuse does not bind there); `madnis` = MadNIS 1.0 with its defaults; "
+    "`main` = the same defaults trained the way main trains (the torch spline's autograd "
+    "graph, unfused Adam); `after` then = the kernel's analytic gradient and fused Adam; "
+    "`after-reuse2` = that with reuse 2. "
     "At 10⁵ calls no run stopped early, so patience 5 and 10 give the same rows. Where no "
     "`before` row ran in the same process the 10⁶ target uses the stored figure of "
     "flow_after_refactor.md (older code: not a side-by-side comparison)."
@@ -178,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--part", default="all")
     parser.add_argument("--merge", default=None, help="comma-separated parts to join")
+    parser.add_argument("--name", default="early_stop", help="stem of the merged files")
     parser.add_argument("--note", default="", help="a findings paragraph for the markdown")
     parser.add_argument(
         "--relabel", default="", help="part:old=new,... rename rows of a part when merging"
@@ -195,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(r | {"row": relabel.get(f"{name}:{r['row']}", r["row"])})
         doc = {"machines": [p["machine"] for p in parts], "rows": rows, "targets": targets(rows)}
         doc["note"] = args.note
-        (RESULTS / "early_stop.json").write_text(json.dumps(doc, indent=2) + "\n")
-        (RESULTS / "early_stop.md").write_text(markdown(doc))
+        (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        (RESULTS / f"{args.name}.md").write_text(markdown(doc))
         print(markdown(doc))
         return 0
     torch.set_num_threads(1)

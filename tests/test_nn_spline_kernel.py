@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from mlintegrate.backends import nn as mnn
+from mlintegrate.backends.nn import spline_kernel
 from mlintegrate.backends.nn.spline_kernel import rq_spline_params, rq_spline_torch
 from mlintegrate.backends.nn.splines import n_spline_params
 
@@ -32,12 +33,40 @@ def test_kernel_equals_the_torch_spline(inverse, dtype):
     assert (logdet - ref_logdet).abs().max().item() < 1e-12  # relative error of q
 
 
-def test_the_kernel_runs_only_without_gradients():
-    """With gradients recorded the torch path runs (the trainer needs its graph)."""
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_kernel_gradient_equals_torch_autograd(inverse, dtype):
+    """Training takes the kernel with its analytic gradient: the gradients of a random
+    linear function of (out, logdet) with respect to x and the parameters equal those of
+    autograd through the torch spline (to round-off; float32 parameters get float32 grads),
+    on points inside the cube. (At an edge ξ = 1 ± 1 ulp, and whether a clamp passes the
+    gradient there depends on the cumulative sum's round-off: a set of measure zero.)"""
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(3000, 3, dtype=torch.float64, generator=gen)
+    params = _params(3000, 3, 1.0, dtype)
+    g_out, g_ld = (torch.randn(3000, 3, dtype=torch.float64, generator=gen) for _ in range(2))
+    grads = []
+    for spline in (rq_spline_params, rq_spline_torch):
+        xg, pg = x.clone().requires_grad_(True), params.clone().requires_grad_(True)
+        out, logdet = spline(xg, pg, BINS, inverse=inverse)
+        ((out * g_out).sum() + (logdet * g_ld).sum()).backward()
+        grads.append((xg.grad, pg.grad))
+    (gx, gp), (ref_gx, ref_gp) = grads
+    assert gp.dtype == dtype
+    tol = 1e-11 if dtype == torch.float64 else 1e-6
+    assert ((gx - ref_gx).abs().max() / ref_gx.abs().max()).item() < 1e-11
+    assert ((gp - ref_gp).abs().max() / ref_gp.abs().max()).item() < tol
+
+
+def test_the_torch_gradient_stays_selectable(monkeypatch):
+    """kernel_gradient = False: gradients come from the torch spline's graph again."""
+    from mlintegrate.backends.nn import spline_kernel
+
+    monkeypatch.setattr(spline_kernel, "kernel_gradient", False)
     x = torch.rand(10, 2, dtype=torch.float64)
     params = _params(10, 2, 1.0, torch.float32).requires_grad_(True)
     out, logdet = rq_spline_params(x, params, BINS)
-    assert logdet.requires_grad
+    assert logdet.grad_fn is not None and "Spline" not in type(logdet.grad_fn).__name__
     logdet.sum().backward()
     assert params.grad is not None and bool(params.grad.abs().sum() > 0)
 
@@ -56,7 +85,8 @@ def test_flow_densities_are_unchanged_by_the_kernel(dim):
     with torch.no_grad():
         u, log_q = model.sample(z)
         log_q_density = model.log_prob(u)
-    with torch.enable_grad():
+    with torch.enable_grad(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(spline_kernel, "kernel_gradient", False)  # the torch spline's graph
         ref_u, ref_log_q = model.sample(z)
         ref_log_q_density = model.log_prob(u)
     assert (u - ref_u.detach()).abs().max().item() < 1e-13
@@ -82,3 +112,53 @@ def test_a_kernel_that_cannot_compile_falls_back_to_the_torch_path(monkeypatch):
         ref_out, ref_logdet = rq_spline_torch(x, params, BINS)
     assert spline_kernel.kernel_error == "RuntimeError: no numba here"
     assert torch.equal(out, ref_out) and torch.equal(logdet, ref_logdet)
+
+
+def test_the_vectorised_exp_is_within_one_ulp_of_libm():
+    """The kernel's branch-free exp (the softmax's 2K exponentials) against math.exp: at most
+    1 ulp apart on the arguments a softmax meets (≤ 0) and the softplus's (≤ 20); below −708
+    it returns exp(−708) (a bin share < 1e-300, invisible next to the largest, which is 1)."""
+    import math
+
+    import numpy as np
+
+    from mlintegrate.backends.nn.spline_kernel import _exp
+
+    args = np.concatenate(
+        [
+            np.random.default_rng(3).uniform(-708.0, 20.0, 20_000),
+            np.random.default_rng(4).uniform(-1.0, 1.0, 20_000),
+            [0.0, -0.0, -1e-300, math.log(2.0) / 2, -math.log(2.0) / 2, -708.0, 20.0],
+        ]
+    )
+    for a in args:
+        ref = math.exp(a)
+        assert abs(_exp(a) - ref) <= math.ulp(ref), a
+    assert _exp(-709.5) == _exp(-1e30) == _exp(-708.0)
+    assert math.isnan(_exp(float("nan")))
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+def test_a_layer_kernel_that_cannot_compile_falls_back_to_the_torch_path(monkeypatch, inverse):
+    """The fused layer pass (spline_layer) failing must leave a flow's numbers unchanged."""
+    from mlintegrate.backends.nn import spline_kernel
+
+    model = mnn.CouplingFlow(4, seed=2)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(2)))
+    z = torch.rand(200, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    run = model.inverse if inverse else model.forward
+    with torch.no_grad():
+        fused = run(z)
+
+    def broken(*args):
+        raise RuntimeError("no numba here")
+
+    monkeypatch.setattr(spline_kernel, "_layer", broken)
+    monkeypatch.setattr(spline_kernel, "kernel_error", None)
+    with torch.no_grad():
+        fallback = run(z)
+    assert spline_kernel.kernel_error == "RuntimeError: no numba here"
+    assert (fused[0] - fallback[0]).abs().max().item() < 1e-13
+    assert (fused[1] - fallback[1]).abs().max().item() < 1e-12

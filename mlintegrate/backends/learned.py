@@ -32,7 +32,8 @@ from .nn.trainer import Trainer, TrainingConfig
 
 __all__ = ["LearnedProposal", "torch_device"]
 
-_CHUNK = 8192  # points per no-grad pass (bounds the memory of the (n, d, 2, bins) tensors)
+_CHUNK = 4096  # points per no-grad pass: bounds the memory; 4096 sampled ~10 % faster than 8192
+# (the conditioner outputs stay nearer in cache; the numbers are bitwise the same)
 
 
 def torch_device(name: str) -> torch.device:

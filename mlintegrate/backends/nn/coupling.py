@@ -32,9 +32,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import spline_kernel
 from .masks import default_layers, mask_sequence
 from .mlp import MLP
-from .spline_kernel import rq_spline_params
+from .spline_kernel import kernel_applies, rq_spline_params
 from .splines import n_spline_params
 
 __all__ = ["CouplingFlow", "CouplingLayer"]
@@ -73,6 +74,7 @@ class CouplingLayer(nn.Module):
         self.register_buffer("trans", torch.from_numpy(trans), persistent=False)
         self.register_buffer("cond", torch.from_numpy(cond), persistent=False)
         self.register_buffer("perm", torch.from_numpy(perm), persistent=False)
+        self._trans, self._cond = trans.astype(np.int64), cond.astype(np.int64)
         self.conditioner = MLP(
             len(cond),
             len(trans) * n_spline_params(bins),
@@ -84,9 +86,17 @@ class CouplingLayer(nn.Module):
         )
 
     def _apply_spline(self, x: torch.Tensor, inverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        x_trans, x_cond = x[:, self.trans], x[:, self.cond]
+        # Without gradients the whole layer is one numba pass (spline_kernel.spline_layer):
+        # torch's column gathers, cat and sum on (n, d) cost as much as the spline itself.
+        fast = kernel_applies(x) and rq_spline_params is spline_kernel.rq_spline_params
+        x_cond = torch.from_numpy(x.numpy()[:, self._cond]) if fast else x[:, self.cond]
         # float32 parameters: the spline casts what it uses to x's float64
         params = self.conditioner(x_cond).view(x.shape[0], len(self.trans), -1)
+        if fast:
+            done = spline_kernel.spline_layer(x, params, self._trans, self.bins, inverse)
+            if done is not None:
+                return done
+        x_trans = x[:, self.trans]
         y_trans, logdet = rq_spline_params(x_trans, params, self.bins, inverse=inverse)
         y = torch.cat([y_trans, x_cond], dim=1)[:, self.perm]
         return y, logdet.sum(dim=1)
