@@ -19,6 +19,8 @@ Here |M|² has the poles of one colour ordering, 1/(s12 s23 s34 s41): the antenn
 that ring, emitting parton 2 (soft 2 and 4) and parton 3 (soft 3 and 1), cover it. The process
 declares them with ``channels=``, so ``backends.get("multichannel", ...)``, ``mlintegrate
 compare`` and ``report.compare`` find them; ``MultiChannel(dim, channels)`` takes them too.
+Measured (this script, seed 1): multi-channel VEGAS ε_median-max 2.3 %, rsd 1.8 on these two
+antenna channels, against 0.75 %, 3.5 on the pairings (12)(34), (23)(41), and VEGAS 1.0 %, 3.8.
 
     python examples/multichannel_channels.py
 """
