@@ -2,16 +2,25 @@
 
 A multi-channel proposal needs, per channel, a cube-to-cube ``Bijection`` T_k adapted to some
 singular invariants of |M|², with an exact log-Jacobian. For massless 4-parton final states on
-RAMBO on diet (``phase_space="diet"``), ``PairingChannel(sqrt_s, (a, b, c, d), scale)`` is one:
-it samples s_ab and s_cd logarithmically (1/s poles become flat), from the log scale ``scale``·s
-(put it near the smallest s_ij your cuts allow) up to the kinematic limit, and covers all of
-phase space. Any other generator works the same way: a Bijection whose forward is
-y ↦ diet⁻¹(G(y)) with log|det| = log w_G(y) − log V_n (see mlintegrate/backends/channels.py).
+RAMBO on diet (``phase_space="diet"``) the library has two:
 
-Here |M|² has the poles of one colour ordering, 1/(s12 s23 s34 s41): the pairings (12)(34)
-and (23)(41) cover its four adjacent invariants. The process declares them with
-``channels=``, so ``backends.get("multichannel", ...)``, ``mlintegrate compare`` and
-``report.compare`` find them; ``MultiChannel(dim, channels)`` takes them directly too.
+- ``AntennaChannel(sqrt_s, (a, b, c, d), scale, e_min)``: one colour ring a–b–c–d, built as a
+  3-parton ring plus the dipole emission of b between a and c; it samples all four adjacent
+  invariants s_ab, s_bc, s_cd, s_da logarithmically (from ``scale``·s, put it near the smallest
+  s_ij your cuts allow) and the parton energies from ``e_min`` (the smallest your cuts allow);
+- ``PairingChannel(sqrt_s, (a, b, c, d), scale)``: two pairs (ab)(cd), s_ab and s_cd
+  logarithmic.
+
+Both cover all of phase space. Any other generator works the same way: a Bijection whose
+forward is y ↦ diet⁻¹(G(y)) with log|det| = log w_G(y) − log V_n (see
+mlintegrate/backends/channels.py).
+
+Here |M|² has the poles of one colour ordering, 1/(s12 s23 s34 s41): the antenna channels of
+that ring, emitting parton 2 (soft 2 and 4) and parton 3 (soft 3 and 1), cover it. The process
+declares them with ``channels=``, so ``backends.get("multichannel", ...)``, ``mlintegrate
+compare`` and ``report.compare`` find them; ``MultiChannel(dim, channels)`` takes them too.
+Measured (this script, seed 1): multi-channel VEGAS ε_median-max 2.3 %, rsd 1.8 on these two
+antenna channels, against 0.75 %, 3.5 on the pairings (12)(34), (23)(41), and VEGAS 1.0 %, 3.8.
 
     python examples/multichannel_channels.py
 """
@@ -21,7 +30,7 @@ import itertools
 import numpy as np
 
 import mlintegrate as mli
-from mlintegrate.backends import PairingChannel, Vegas
+from mlintegrate.backends import AntennaChannel, Vegas
 from mlintegrate.phasespace import delta_r, pt
 
 SQRT_S, PT_MIN, DR_MIN = 91.2, 5.0, 0.4
@@ -47,8 +56,9 @@ def cuts(p: np.ndarray) -> np.ndarray:
     return ok
 
 
-def channels() -> list[PairingChannel]:
-    return [PairingChannel(SQRT_S, pairing, SCALE) for pairing in [(0, 1, 2, 3), (1, 2, 3, 0)]]
+def channels() -> list[AntennaChannel]:
+    rings = [(0, 1, 2, 3), (1, 2, 3, 0)]  # emit parton 2, then parton 3
+    return [AntennaChannel(SQRT_S, ring, SCALE, e_min=PT_MIN) for ring in rings]
 
 
 process = mli.processes.Process(
@@ -73,4 +83,4 @@ for name, backend in {"multichannel-vegas": proposal, "vegas": Vegas(process.dim
     r = results[name]
     print(f"{name:20s} σ = {r.mean:.5g} ± {r.sdev:.2g} pb   rsd {r.rsd:.3g}   "
           f"ε_median-max {r.efficiency.median_max:.3%}")  # fmt: skip
-print("learned channel weights [(12)(34), (23)(41)]:", np.round(proposal.weights, 3))
+print("learned channel weights [emit 2, emit 3]:", np.round(proposal.weights, 3))

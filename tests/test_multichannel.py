@@ -12,7 +12,7 @@ import pytest
 from conftest import QUICK
 
 import mlintegrate as mli
-from mlintegrate.backends import MultiChannel, PairingChannel, Uniform, build
+from mlintegrate.backends import AntennaChannel, MultiChannel, PairingChannel, Uniform, build
 from mlintegrate.backends.bijections import build_bijection
 from mlintegrate.backends.channels import pairing_channels
 from mlintegrate.cli import main
@@ -143,9 +143,12 @@ def test_channels_rebuild_from_their_spec():
 
 
 def test_ee_4jet_declares_its_channels_on_diet_only():
-    chans = mli.processes.get("ee_4jet").channels()
-    assert {T.pairing[:2] for T in chans} == {p[:2] for p in PAIRINGS} and len(chans) == 6
-    assert all(T.angular is not None for T in chans)
+    f = mli.processes.get("ee_4jet")
+    chans = f.channels()  # default: one antenna channel per colour ring and emitted parton
+    assert all(isinstance(T, AntennaChannel) for T in chans) and len(chans) == 12
+    assert {T.ring[1] for T in chans} == {0, 1, 2, 3} and chans[0].e_min == 5.0
+    pairs = pairing_channels(SQRT_S, SCALE, angular=1e-2)  # the earlier default stays available
+    assert {T.pairing[:2] for T in pairs} == {p[:2] for p in PAIRINGS} and len(pairs) == 6
     assert mli.processes.get("ee_4jet", phase_space="rambo").channels() == []
 
 
@@ -205,7 +208,8 @@ def test_each_channel_learns_its_share_of_the_integrand(partition):
     "full": every channel is told f. The mixture's q reaches every channel unchanged."""
     f = mli.processes.get("ee_4jet")
     backend = MultiChannel(f.dim, f.channels(), inner="vegas", partition=partition, ninc=16)
-    alpha = np.arange(1.0, 7.0) / 21.0
+    alpha = np.arange(1.0, len(backend.channels) + 1.0)
+    alpha /= alpha.sum()
     backend.proposal._set_weights(alpha)
     told = []
     for comp in backend.proposal.components:

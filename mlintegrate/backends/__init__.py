@@ -20,7 +20,7 @@ from .base import Backend
 if TYPE_CHECKING:
     from .bijections import Bijection, BreitWignerMap, DietMap, LogMap, VegasMap
     from .bvae import BVAE, BVAEConfig
-    from .channels import PairingChannel
+    from .channels import AntennaChannel, PairingChannel
     from .flow import Flow, FlowConfig
     from .mapped import Mapped
     from .mixture import Mixture
@@ -44,6 +44,7 @@ __all__ = [
     "ModeConfig",
     "MultiChannel",
     "MultiChannelConfig",
+    "AntennaChannel",
     "PairingChannel",
     "Uniform",
     "Vegas",
@@ -88,6 +89,7 @@ _LAZY = {
     "ModeConfig": "mlintegrate.backends.modes:ModeConfig",
     "MultiChannel": "mlintegrate.backends.multichannel:MultiChannel",
     "MultiChannelConfig": "mlintegrate.backends.multichannel:MultiChannelConfig",
+    "AntennaChannel": "mlintegrate.backends.channels:AntennaChannel",
     "PairingChannel": "mlintegrate.backends.channels:PairingChannel",
     "Uniform": "mlintegrate.backends.uniform:Uniform",
     "Vegas": "mlintegrate.backends.vegas:Vegas",

@@ -263,7 +263,10 @@ BIJECTIONS: dict[str, type[Bijection]] = {
 
 
 #: bijections defined in other modules, imported on first use ("module:class")
-LAZY_BIJECTIONS = {"pairing": "mlintegrate.backends.channels:PairingChannel"}
+LAZY_BIJECTIONS = {
+    "pairing": "mlintegrate.backends.channels:PairingChannel",
+    "antenna": "mlintegrate.backends.channels:AntennaChannel",
+}
 
 
 def build_bijection(spec: dict[str, Any]) -> Bijection:

@@ -33,11 +33,12 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..phasespace import massless_volume, rambo_diet, rambo_diet_inverse
+from ..phasespace.antenna import RINGS, antenna_generate, antenna_inverse
 from ..phasespace.pairing import PAIRINGS, pairing_generate, pairing_inverse
 from ..validate import number_in
 from .bijections import Bijection
 
-__all__ = ["PairingChannel", "pairing_channels"]
+__all__ = ["AntennaChannel", "PairingChannel", "antenna_channels", "pairing_channels"]
 
 #: on-shell and momentum-sum tolerance handed to diet's inverse (the generator is exact to ~1e-14)
 _DIET_RTOL = 1e-7
@@ -120,3 +121,75 @@ def pairing_channels(
         for a, b, c0, d0 in PAIRINGS
         for c, d in ((c0, d0), (d0, c0))
     ]
+
+
+class AntennaChannel(Bijection):
+    """y ∈ [0,1]^8 → u = diet⁻¹(G(y)) for G the antenna generator of one colour ring a–b–c–d
+    (:mod:`mlintegrate.phasespace.antenna`): s_ab, s_bc (the emission of b between a and c)
+    and s_cd, s_da (the 3-parton ring) sampled logarithmically from ``scale``·s up.
+
+    Args:
+        sqrt_s: collision energy (GeV) of the 4 massless outgoing particles.
+        ring: (a, b, c, d), the colour ring, b emitted by a with spectator c.
+        scale: log scale of the invariants as a fraction of s, of the order of the smallest
+            s_ij the cuts allow (e.g. p_T,min² ΔR_min² / s).
+    """
+
+    name = "antenna"
+
+    def __init__(
+        self, sqrt_s: float, ring: tuple[int, ...] | list[int], scale: float, e_min: float
+    ):
+        super().__init__(8)
+        self.sqrt_s = number_in("sqrt_s", sqrt_s, 0.0, math.inf, "in GeV, e.g. 91.2", open_low=True)
+        self.scale = number_in(
+            "scale", scale, 0.0, 1.0, "a fraction of s, e.g. 5e-4", open_low=True
+        )
+        if not (isinstance(ring, tuple | list) and sorted(ring) == [0, 1, 2, 3]):
+            raise ConfigError(
+                f"ring must order the particles 0..3 as (a, b, c, d) for the colour ring "
+                f"a-b-c-d, got {ring!r}; e.g. (0, 1, 2, 3)"
+            )
+        self.ring = tuple(int(i) for i in ring)
+        self.e_min = number_in(
+            "e_min", e_min, 0.0, self.sqrt_s / 2, "in GeV, e.g. p_T,min", open_low=True
+        )
+        self._log_volume = math.log(massless_volume(4, self.sqrt_s))
+
+    def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, w = antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min)
+        u, _ = rambo_diet_inverse(p, self.sqrt_s, rtol=_DIET_RTOL)
+        return u, np.log(w) - self._log_volume
+
+    def inverse(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, _ = rambo_diet(np.asarray(u, dtype=np.float64), 4, self.sqrt_s)
+        y, w = antenna_inverse(p, self.sqrt_s, self.ring, self.scale, self.e_min)
+        return y, self._log_volume - np.log(w)
+
+    def momenta(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """G(y): the outgoing momenta (n, 4, 4) and the phase-space weight w_G (n,)."""
+        return antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min)
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "sqrt_s": self.sqrt_s,
+            "ring": list(self.ring),
+            "scale": self.scale,
+            "e_min": self.e_min,
+        }
+
+
+def antenna_channels(
+    sqrt_s: float, scale: float, e_min: float, per_ring: int = 2
+) -> list[AntennaChannel]:
+    """Antenna channels of the three colour rings of four partons. In the ring a–b–c–d the
+    channel emitting b samples s_ab, s_bc, s_cd, s_da logarithmically (soft b and soft d);
+    ``per_ring`` 2 emits b and then c (every parton soft in some channel: 6 channels), 4 emits
+    each parton in turn (12)."""
+    if per_ring not in (1, 2, 4):
+        raise ConfigError(f"per_ring must be 1, 2 or 4, got {per_ring!r}")
+    out = []
+    for ring in RINGS:
+        for k in range(per_ring):
+            out.append(AntennaChannel(sqrt_s, ring[k:] + ring[:k], scale, e_min))
+    return out

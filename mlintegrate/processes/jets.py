@@ -9,10 +9,15 @@ orderings at leading colour,
 σ over the 3 distinct cyclic orderings (each with its reflection: 6 terms), with the soft and
 collinear poles s_ij → 0 of real multi-jet matrix elements. Cuts: p_T > ``pt_min`` (to the
 beam) for every parton and ΔR > ``dr_min`` for every pair. Symmetry factor 1/4! for four
-identical gluons. For a multi-channel proposal the process declares ``channels()``: the three
-pairings (12)(34), (23)(41), (13)(24) on diet's cube (:mod:`mlintegrate.backends.channels`),
-which sample every adjacent invariant of every ordering logarithmically, each twice: the decay
-of (ab) about c or about d, so that s_bc and s_ac (s_bd, s_ad) are logarithmic too (6 channels).
+identical gluons. For a multi-channel proposal the process declares ``channels()``: one
+antenna channel per colour ring and emitted parton (3 rings × 4 = 12,
+:class:`~mlintegrate.backends.channels.AntennaChannel` on diet's cube): the ring a–b–c–d as a
+3-parton ring plus the dipole emission of b between a and c, so that all four adjacent
+invariants s_ab, s_bc, s_cd, s_da of that ordering are sampled logarithmically, and the parton
+energies from the smallest the p_T cut allows (e_min = p_T,min). Measured (multi-channel VEGAS,
+2·10⁵ training calls, seed 3): ε_median-max 2.5 %, rsd 1.75, against 1.4 %, 2.5 for the six
+pairing channels of the earlier default (``pairing_channels(√s, scale, angular=1e-2)``: the
+pairings (12)(34), (23)(41), (13)(24), each with the decay of (ab) about c or about d).
 There is no closed form: the reference is a long VEGAS run, stored in ``references.json`` with
 its error and the command that recomputes it (``python -m mlintegrate.recompute_reference
 ee_4jet``).
@@ -77,12 +82,11 @@ def ee_4jet(
         return ok
 
     def channels() -> list:
-        from ..backends.channels import pairing_channels
+        from ..backends.channels import antenna_channels
 
         # log scale ≈ the smallest s_ij the cuts allow: 2 p_T² (1 − cos ΔR) ≈ p_T² ΔR²; the
-        # decays about a partner (angular=1e-2) measured better than flat ones (rsd 2.5 vs 3.2
-        # for multi-channel VEGAS at 2·10⁵ training calls)
-        return pairing_channels(sqrt_s, pt_min**2 * dr_min**2 / s, angular=1e-2)
+        # earlier default, pairing_channels(sqrt_s, scale, angular=1e-2), measured worse
+        return antenna_channels(sqrt_s, pt_min**2 * dr_min**2 / s, e_min=pt_min, per_ring=4)
 
     options = {"sqrt_s": sqrt_s, "alpha_s": alpha_s, "pt_min": pt_min, "dr_min": dr_min}
     ref = stored_reference("ee_4jet", options)
