@@ -242,9 +242,10 @@ def _softplus(v):  # pragma: no cover - compiled
 
 
 @jit
-def _rq(inp, p, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
-    """The spline of the parameters p[lo : lo + 3K + 1] at ``inp`` → (out, log-derivative);
-    e (2K), cw, ch (K + 1) are scratch."""
+def _bin(inp, p, lo, bins, inverse, m_w, m_h, e, cw, ch):  # pragma: no cover - compiled
+    """The softmaxes of the widths and heights in p[lo : lo + 2K] (e: their exponentials, cw,
+    ch: the cumulative sums) and the bin of ``inp`` ∈ [0, 1] on the searched side →
+    (k, x_k, y_k, w_k, h_k); e (2K), cw, ch (K + 1) are scratch the caller may read."""
     top_w, top_h = p[lo], p[lo + bins]
     for k in range(1, bins):
         top_w = max(top_w, p[lo + k])
@@ -258,7 +259,6 @@ def _rq(inp, p, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: 
     _sums(e, bins, bins, ch)
     scale_w = (1.0 - bins * m_w) / cw[bins]
     scale_h = (1.0 - bins * m_h) / ch[bins]
-    inp = min(max(inp, 0.0), 1.0)
     # k = searchsorted(knots[1:K], inp, right=True), the number of the (increasing) interior
     # knots of the searched side ≤ inp, counted without a branch
     k = 0
@@ -272,6 +272,15 @@ def _rq(inp, p, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: 
     yk = ch[k] * scale_h + m_h * k
     wk = (cw[k + 1] * scale_w + m_w * (k + 1)) - xk
     hk = (ch[k + 1] * scale_h + m_h * (k + 1)) - yk
+    return k, xk, yk, wk, hk
+
+
+@jit
+def _rq(inp, p, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
+    """The spline of the parameters p[lo : lo + 3K + 1] at ``inp`` → (out, log-derivative);
+    e (2K), cw, ch (K + 1) are scratch."""
+    inp = min(max(inp, 0.0), 1.0)
+    k, xk, yk, wk, hk = _bin(inp, p, lo, bins, inverse, m_w, m_h, e, cw, ch)
     dk = m_d + _softplus(np.float64(p[lo + 2 * bins + k]) + shift)
     dk1 = m_d + _softplus(np.float64(p[lo + 2 * bins + k + 1]) + shift)
     sk = hk / wk
@@ -341,35 +350,13 @@ def _backward(x, params, bins, inverse, m_w, m_h, m_d, g_out, g_ld, gx, gp):  # 
     """
     shift = math.log(math.expm1(1.0 - m_d))
     e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
+    s_w, s_h = 1.0 - bins * m_w, 1.0 - bins * m_h
     for i in range(x.size):
         p = params[i]
-        top_w, top_h = p[0], p[bins]
-        for k in range(1, bins):
-            top_w = max(top_w, p[k])
-            top_h = max(top_h, p[bins + k])
-        tw, th = np.float64(top_w), np.float64(top_h)
-        for k in range(bins):
-            e[k] = _exp(np.float64(p[k]) - tw)
-        for k in range(bins):
-            e[bins + k] = _exp(np.float64(p[bins + k]) - th)
-        _sums(e, 0, bins, cw)
-        _sums(e, bins, bins, ch)
-        s_w, s_h = 1.0 - bins * m_w, 1.0 - bins * m_h
-        scale_w, scale_h = s_w / cw[bins], s_h / ch[bins]
         raw = x[i]
         inside = 0.0 <= raw <= 1.0
         inp = min(max(raw, 0.0), 1.0)
-        k = 0
-        if inverse:
-            for j in range(1, bins):
-                k += ch[j] * scale_h + m_h * j <= inp
-        else:
-            for j in range(1, bins):
-                k += cw[j] * scale_w + m_w * j <= inp
-        xk = cw[k] * scale_w + m_w * k
-        yk = ch[k] * scale_h + m_h * k
-        wk = (cw[k + 1] * scale_w + m_w * (k + 1)) - xk
-        hk = (ch[k + 1] * scale_h + m_h * (k + 1)) - yk
+        k, xk, yk, wk, hk = _bin(inp, p, 0, bins, inverse, m_w, m_h, e, cw, ch)
         v0 = np.float64(p[2 * bins + k]) + shift
         v1 = np.float64(p[2 * bins + k + 1]) + shift
         dk = m_d + _softplus(v0)
