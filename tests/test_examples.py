@@ -24,7 +24,7 @@ def test_user_matrix_element_gives_the_textbook_cross_section():
 def test_multichannel_example_builds_channels_for_a_user_process():
     ns = runpy.run_path(str(EXAMPLES / "multichannel_channels.py"))
     mc, vegas = ns["results"]["multichannel-vegas"], ns["results"]["vegas"]
-    assert ns["process"].channels()[1].pairing == (1, 2, 3, 0)
+    assert ns["process"].channels()[1].ring == (1, 2, 3, 0)
     assert abs(mc.mean - vegas.mean) < 5 * math.hypot(mc.sdev, vegas.sdev)
     assert mc.sdev / mc.mean < 0.05
     assert abs(sum(ns["proposal"].weights) - 1) < 1e-12
