@@ -53,6 +53,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from .kinematics import dot
 from .pairing import _X_FLOOR, _direction_frame, _frame, _pair_mass2, _unit_fraction
 
 __all__ = ["RINGS", "antenna_generate", "antenna_inverse"]
@@ -78,11 +79,6 @@ def _check(sqrt_s: float, ring: Sequence[int], scale: float) -> tuple[int, int, 
     return a, b, c, d
 
 
-def _mdot(p: FloatArray, q: FloatArray) -> FloatArray:
-    """Minkowski product of (n, 4) arrays."""
-    return p[:, 0] * q[:, 0] - np.sum(p[:, 1:] * q[:, 1:], axis=1)
-
-
 def _beam(n: int) -> FloatArray:
     """The light-like reference (1, 0, 0, 1) (n, 4) the azimuth of the emission is measured
     from (not p_d: it turns collinear to p̃_a at the pole s_da → 0, where its transverse part
@@ -99,7 +95,7 @@ def _transverse_basis(
     pa·pc, passed in: computed from pa and pc it cancels when they are nearly collinear): e₁
     along the part of the light-like ``ref`` transverse to them, e₂ = ε(pa, pc, e₁, ·)
     normalised."""
-    ra, rc = _mdot(ref, pa), _mdot(ref, pc)
+    ra, rc = dot(ref, pa), dot(ref, pc)
     v = ref - (rc / pr)[:, None] * pa - (ra / pr)[:, None] * pc
     e1 = v / np.sqrt(2.0 * ra * rc / pr)[:, None]
     rows = np.stack([pa, pc, e1], axis=1)  # (n, 3, 4)
@@ -108,7 +104,7 @@ def _transverse_basis(
         cols = [k for k in range(4) if k != mu]
         cof[:, mu] = (-1.0) ** mu * np.linalg.det(rows[:, :, cols])
     e2 = cof * np.array([1.0, -1.0, -1.0, -1.0])  # raise the index
-    e2 /= np.sqrt(-_mdot(e2, e2))[:, None]
+    e2 /= np.sqrt(-dot(e2, e2))[:, None]
     return e1, e2
 
 
@@ -299,6 +295,6 @@ def antenna_inverse(
     e1, e2 = _transverse_basis(pa_t, pc_t, 0.5 * s_abc, _beam(p.shape[0]))
     # k_⊥·e_i = −p_b·e_i (e_i ⊥ p̃_a, p̃_c); e_i space-like, so k_⊥ = k_t (cos φ e₁ + sin φ e₂)
     # has p_b·e₁ = k_t cos φ
-    t[:, 7] = _unit_fraction(np.arctan2(_mdot(pb, e2), _mdot(pb, e1)))
+    t[:, 7] = _unit_fraction(np.arctan2(dot(pb, e2), dot(pb, e1)))
     w = _weight(v_d, x_ac, rho_d, rhod_bar, v_b, vb_bar, rho_b, rhob_bar, x_ac, s, scale, v_min)
     return t, w
