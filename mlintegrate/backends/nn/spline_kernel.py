@@ -276,6 +276,21 @@ def _bin(inp, p, lo, bins, inverse, m_w, m_h, e, cw, ch):  # pragma: no cover - 
 
 
 @jit
+def _xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse):  # pragma: no cover - compiled
+    """The position ξ in bin k of ``inp`` (unclamped): (x − x_k)/w_k forward; inverse, the
+    root in [0, 1] of y(ξ) = inp, written without cancellation (s_k = h_k/w_k, curv = δ_k +
+    δ_{k+1} − 2 s_k)."""
+    if inverse:
+        dy = inp - yk
+        a = hk * (sk - dk) + dy * curv
+        b = hk * dk - dy * curv
+        c = -sk * dy
+        disc = max(b * b - 4.0 * a * c, 0.0)
+        return (2.0 * c) / (-b - math.sqrt(disc))
+    return (inp - xk) / wk
+
+
+@jit
 def _rq(inp, p, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
     """The spline of the parameters p[lo : lo + 3K + 1] at ``inp`` → (out, log-derivative);
     e (2K), cw, ch (K + 1) are scratch."""
@@ -285,15 +300,7 @@ def _rq(inp, p, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: 
     dk1 = m_d + _softplus(np.float64(p[lo + 2 * bins + k + 1]) + shift)
     sk = hk / wk
     curv = dk1 + dk - 2.0 * sk
-    if inverse:
-        dy = inp - yk
-        a = hk * (sk - dk) + dy * curv
-        b = hk * dk - dy * curv
-        c = -sk * dy
-        disc = max(b * b - 4.0 * a * c, 0.0)
-        xi = min(max((2.0 * c) / (-b - math.sqrt(disc)), 0.0), 1.0)
-    else:
-        xi = min(max((inp - xk) / wk, 0.0), 1.0)
+    xi = min(max(_xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse), 0.0), 1.0)
     xi1 = xi * (1.0 - xi)
     den = sk + curv * xi1
     # log s² + log(numerator) − 2 log(den) as one log: s ∈ [1e-4, 1e4] and δ < 4e38 keep
@@ -363,15 +370,7 @@ def _backward(x, params, bins, inverse, m_w, m_h, m_d, g_out, g_ld, gx, gp):  # 
         dk1 = m_d + _softplus(v1)
         sk = hk / wk
         curv = dk1 + dk - 2.0 * sk
-        if inverse:
-            dy = inp - yk
-            a = hk * (sk - dk) + dy * curv
-            b = hk * dk - dy * curv
-            c = -sk * dy
-            disc = max(b * b - 4.0 * a * c, 0.0)
-            xi_raw = (2.0 * c) / (-b - math.sqrt(disc))
-        else:
-            xi_raw = (inp - xk) / wk
+        xi_raw = _xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse)
         free = 0.0 <= xi_raw <= 1.0  # torch's clamp passes the gradient here
         xi = min(max(xi_raw, 0.0), 1.0)
         xi1 = xi * (1.0 - xi)
