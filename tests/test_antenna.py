@@ -24,6 +24,10 @@ SQRT_S = 91.2
 SCALE = 5e-4
 E_MIN = 5.0
 ROTATED = ((1, 2, 3, 0), (2, 0, 3, 1))
+#: the flat orientation (as saved before it) and the cut-aware one (p_T,min = 5 GeV)
+PT_MINS = (None, 5.0)
+#: the periodic columns of t: φ of the cut-aware orientation, its angle χ, the emission's φ
+AZIMUTHS = [3, 4, 7]
 
 
 def _interior(n: int, seed: int) -> np.ndarray:
@@ -54,45 +58,50 @@ def test_one_dimensional_maps_invert_and_have_their_derivative():
 
 
 # ------------------------------------------------------------------------------ the generator
+@pytest.mark.parametrize("pt_min", PT_MINS)
 @pytest.mark.parametrize("ring", RINGS + ROTATED)
-def test_generator_conserves_momentum_and_keeps_partons_massless(ring):
+def test_generator_conserves_momentum_and_keeps_partons_massless(ring, pt_min):
     t = np.random.default_rng(1).random((20_000, 8))
     t[:8, :2] = [[1e-15, 0.5], [0.5, 1e-15], [1 - 1e-12, 0.3], [0.3, 1 - 1e-12]] * 2
     t[:8, 5:7] = [[1e-15, 0.5], [0.5, 1e-15], [1 - 1e-12, 0.3], [0.3, 1 - 1e-12]] * 2
-    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN)
+    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
     np.testing.assert_allclose(p.sum(axis=1), [[SQRT_S, 0, 0, 0]] * len(t), atol=1e-11 * SQRT_S)
     off_shell = np.abs(p[..., 0] ** 2 - np.sum(p[..., 1:] ** 2, axis=-1)) / p[..., 0] ** 2
     assert np.median(off_shell) < 1e-14 and off_shell.max() < 1e-7  # diet's inverse takes 1e-7
     assert np.all(p[..., 0] > 0) and np.all(np.isfinite(w)) and np.all(w > 0)
 
 
+@pytest.mark.parametrize("pt_min", PT_MINS)
 @pytest.mark.parametrize("ring", RINGS[:2] + ROTATED[:1])
-def test_generator_weight_averages_to_the_massless_volume(ring):
-    t = np.random.default_rng(3).random((400_000, 8))
-    _, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN)
+def test_generator_weight_averages_to_the_massless_volume(ring, pt_min):
+    # the orientation's factor (1/2)/g reaches 1/δ = 20 outside the band: more points
+    t = np.random.default_rng(3).random((400_000 if pt_min is None else 1_000_000, 8))
+    _, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
     volume = massless_volume(4, SQRT_S)
     err = w.std() / math.sqrt(w.size) / volume
     assert abs(w.mean() / volume - 1) < 5 * err and err < 0.01
 
 
+@pytest.mark.parametrize("pt_min", PT_MINS)
 @pytest.mark.parametrize("ring", RINGS + ROTATED)
-def test_generator_inverse_recovers_t_and_the_weight(ring):
+def test_generator_inverse_recovers_t_and_the_weight(ring, pt_min):
     t = _interior(5000, 4)
-    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN)
-    t2, w2 = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN)
+    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
+    t2, w2 = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN, pt_min)
     dt = np.abs(t2 - t)
-    dt[:, 7] = np.minimum(dt[:, 7], 1 - dt[:, 7])  # the azimuth is periodic
+    dt[:, AZIMUTHS] = np.minimum(dt[:, AZIMUTHS], 1 - dt[:, AZIMUTHS])  # periodic
     assert dt.max() < 1e-9
     np.testing.assert_allclose(w2, w, rtol=1e-9)
 
 
-def test_inverse_covers_all_of_phase_space():
+@pytest.mark.parametrize("pt_min", PT_MINS)
+def test_inverse_covers_all_of_phase_space(pt_min):
     """Any massless 4-parton point (diet, uniform) has a t in [0,1]^8 that generates it back."""
     p, _ = rambo_diet(np.random.default_rng(5).random((20_000, 8)), 4, SQRT_S)
     for ring in RINGS:
-        t, w = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN)
+        t, w = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN, pt_min)
         assert t.min() >= 0 and t.max() <= 1
-        p2, w2 = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN)
+        p2, w2 = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
         np.testing.assert_allclose(p2, p, atol=1e-8 * SQRT_S)
         np.testing.assert_allclose(w2, w, rtol=1e-9)
 
@@ -124,14 +133,15 @@ def test_generator_refuses_bad_ring_scale_and_energy():
 
 
 # ------------------------------------------------------------------------------ the channel
+@pytest.mark.parametrize("pt_min", PT_MINS)
 @pytest.mark.parametrize("k", [0, 5, 9])
-def test_channel_round_trip_and_log_jacobian(k):
-    T = antenna_channels(SQRT_S, SCALE, E_MIN, per_ring=4)[k]
+def test_channel_round_trip_and_log_jacobian(k, pt_min):
+    T = antenna_channels(SQRT_S, SCALE, E_MIN, per_ring=4, pt_min=pt_min)[k]
     y = _interior(500, 7)
     u, logj = T.forward(y)
     y2, logj_inv = T.inverse(u)
     dy = np.abs(y2 - y)
-    dy[:, 7] = np.minimum(dy[:, 7], 1 - dy[:, 7])
+    dy[:, AZIMUTHS] = np.minimum(dy[:, AZIMUTHS], 1 - dy[:, AZIMUTHS])
     assert dy.max() < 1e-9
     np.testing.assert_allclose(logj + logj_inv, 0.0, atol=1e-8)
     # log|det ∂u/∂y| against central finite differences of the 8×8 Jacobian
@@ -147,10 +157,11 @@ def test_channel_round_trip_and_log_jacobian(k):
         assert abs(fd - T.forward(yy[None])[1][0]) < 1e-4
 
 
-def test_channel_density_integrates_to_one_over_the_cube():
+@pytest.mark.parametrize("pt_min", PT_MINS)
+def test_channel_density_integrates_to_one_over_the_cube(pt_min):
     """∫ q_k du = 1 for q_k(u) = exp(log|det ∂T⁻¹/∂u|), estimated with points drawn from
     ½ q_k + ½ uniform (forward images of uniform y, and uniform u): mean of q_k/(½ q_k + ½)."""
-    T = AntennaChannel(SQRT_S, (0, 2, 1, 3), SCALE, E_MIN)
+    T = AntennaChannel(SQRT_S, (0, 2, 1, 3), SCALE, E_MIN, pt_min)
     rng = np.random.default_rng(8)
     n = 100_000
     u = np.concatenate([T.forward(rng.random((n, 8)))[0], rng.random((n, 8))])

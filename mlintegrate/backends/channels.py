@@ -133,12 +133,22 @@ class AntennaChannel(Bijection):
         ring: (a, b, c, d), the colour ring, b emitted by a with spectator c.
         scale: log scale of the invariants as a fraction of s, of the order of the smallest
             s_ij the cuts allow (e.g. p_T,min² ΔR_min² / s).
+        e_min: the smallest parton energy the cuts allow (GeV, e.g. p_T,min).
+        pt_min: the p_T cut to the beam (GeV): the event is oriented so that its softest
+            parton lies inside the band of polar angles the cut allows
+            (:mod:`mlintegrate.phasespace.orientation`); None (as saved before it) keeps the
+            orientation flat.
     """
 
     name = "antenna"
 
     def __init__(
-        self, sqrt_s: float, ring: tuple[int, ...] | list[int], scale: float, e_min: float
+        self,
+        sqrt_s: float,
+        ring: tuple[int, ...] | list[int],
+        scale: float,
+        e_min: float,
+        pt_min: float | None = None,
     ):
         super().__init__(8)
         self.sqrt_s = number_in("sqrt_s", sqrt_s, 0.0, math.inf, "in GeV, e.g. 91.2", open_low=True)
@@ -154,21 +164,33 @@ class AntennaChannel(Bijection):
         self.e_min = number_in(
             "e_min", e_min, 0.0, self.sqrt_s / 2, "in GeV, e.g. p_T,min", open_low=True
         )
+        self.pt_min = (
+            None
+            if pt_min is None
+            else number_in(
+                "pt_min",
+                pt_min,
+                0.0,
+                self.sqrt_s / 2,
+                "in GeV (the p_T cut to the beam), or None",
+                open_low=True,
+            )
+        )
         self._log_volume = math.log(massless_volume(4, self.sqrt_s))
 
     def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p, w = antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min)
+        p, w = antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min)
         u, _ = rambo_diet_inverse(p, self.sqrt_s, rtol=_DIET_RTOL)
         return u, np.log(w) - self._log_volume
 
     def inverse(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p, _ = rambo_diet(np.asarray(u, dtype=np.float64), 4, self.sqrt_s)
-        y, w = antenna_inverse(p, self.sqrt_s, self.ring, self.scale, self.e_min)
+        y, w = antenna_inverse(p, self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min)
         return y, self._log_volume - np.log(w)
 
     def momenta(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G(y): the outgoing momenta (n, 4, 4) and the phase-space weight w_G (n,)."""
-        return antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min)
+        return antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -176,20 +198,23 @@ class AntennaChannel(Bijection):
             "ring": list(self.ring),
             "scale": self.scale,
             "e_min": self.e_min,
+            # absent in proposals saved before the cut-aware orientation: they load the old map
+            **({} if self.pt_min is None else {"pt_min": self.pt_min}),
         }
 
 
 def antenna_channels(
-    sqrt_s: float, scale: float, e_min: float, per_ring: int = 2
+    sqrt_s: float, scale: float, e_min: float, per_ring: int = 2, pt_min: float | None = None
 ) -> list[AntennaChannel]:
     """Antenna channels of the three colour rings of four partons. In the ring a–b–c–d the
     channel emitting b samples s_ab, s_bc, s_cd, s_da logarithmically (soft b and soft d);
     ``per_ring`` 2 emits b and then c (every parton soft in some channel: 6 channels), 4 emits
-    each parton in turn (12)."""
+    each parton in turn (12). ``pt_min``: the p_T cut to the beam, which the cut-aware
+    orientation (:mod:`mlintegrate.phasespace.orientation`) keeps the softest parton inside."""
     if per_ring not in (1, 2, 4):
         raise ConfigError(f"per_ring must be 1, 2 or 4, got {per_ring!r}")
     out = []
     for ring in RINGS:
         for k in range(per_ring):
-            out.append(AntennaChannel(sqrt_s, ring[k:] + ring[:k], scale, e_min))
+            out.append(AntennaChannel(sqrt_s, ring[k:] + ring[:k], scale, e_min, pt_min))
     return out

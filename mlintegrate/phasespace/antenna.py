@@ -54,6 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .kinematics import dot
+from .orientation import orient, orientation_of
 from .pairing import _X_FLOOR, _direction_frame, _frame, _pair_mass2, _unit_fraction
 
 __all__ = ["RINGS", "antenna_generate", "antenna_inverse"]
@@ -205,15 +206,41 @@ def _check_e_min(e_min: float, sqrt_s: float) -> float:
     return 2.0 * e_min / sqrt_s
 
 
+#: t2, t3, t4 of the body frame the cut-aware orientation turns: d along x, ã in the x–y plane
+#: (y > 0), so the reference of the emission's azimuth, the z axis, is ⊥ p̃_a, p̃_c always
+_BODY_T = (0.5, 0.0, 0.25)
+
+
+def _check_pt_min(pt_min: float | None, sqrt_s: float) -> float | None:
+    if pt_min is not None and not (math.isfinite(pt_min) and 0 < pt_min < sqrt_s / 2):
+        raise ValueError(
+            f"pt_min must be None or a transverse momentum in (0, sqrt_s/2) GeV (the p_T cut "
+            f"to the beam), got {pt_min!r}"
+        )
+    return pt_min
+
+
 def antenna_generate(
-    t: FloatArray, sqrt_s: float, ring: Sequence[int], scale: float, e_min: float
+    t: FloatArray,
+    sqrt_s: float,
+    ring: Sequence[int],
+    scale: float,
+    e_min: float,
+    pt_min: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """t (n, 8) in [0,1] → (momenta (n, 4, 4) of particles 0..3, weight w (n,)) (module doc)."""
+    """t (n, 8) in [0,1] → (momenta (n, 4, 4) of particles 0..3, weight w (n,)) (module doc;
+    with ``pt_min``, t2–t4 orient the event by :mod:`.orientation` instead)."""
     a_, b_, c_, d_ = _check(sqrt_s, ring, scale)
     v_min = _check_e_min(e_min, sqrt_s)
     t = np.asarray(t, dtype=np.float64)
     if t.ndim != 2 or t.shape[1] != 8:
         raise ValueError(f"t has shape {t.shape}; expected (n, 8)")
+    if _check_pt_min(pt_min, sqrt_s) is not None:
+        t_body = t.copy()
+        t_body[:, 2:5] = _BODY_T
+        p_body, w = antenna_generate(t_body, sqrt_s, ring, scale, e_min)
+        p, factor = orient(p_body, t[:, 2:5], pt_min)
+        return p, w * factor
     s = sqrt_s * sqrt_s
     v_d, x_ac, _ = _energy_map(t[:, 0], v_min, _ABC_SCALE * scale)  # v_d = 2E_d/√s = 1 − x̃_ac
     rho_d, rhod_bar, _ = _log2_map(t[:, 1], np.ones_like(v_d), _SPLIT_SCALE * scale / v_d)
@@ -257,25 +284,55 @@ def antenna_generate(
     return p, w
 
 
+def _body_to_lab(p: FloatArray, ring: tuple[int, int, int, int]) -> FloatArray:
+    """Q (n, 3, 3), columns the body axes of ``_BODY_T`` in the lab: x along p_d, y along the
+    part of p̃_a ⊥ p_d, z = x × y."""
+    a_, b_, c_, d_ = ring
+    x = p[:, d_, 1:] / np.linalg.norm(p[:, d_, 1:], axis=1)[:, None]
+    pa_t = _tilde_a(p[:, a_], p[:, b_], p[:, c_])[:, 1:]
+    y = pa_t - np.sum(pa_t * x, axis=1)[:, None] * x
+    y /= np.linalg.norm(y, axis=1)[:, None]
+    return np.stack([x, y, np.cross(x, y)], axis=2)
+
+
+def _tilde_a(pa: FloatArray, pb: FloatArray, pc: FloatArray) -> FloatArray:
+    """p̃_a = p_a + p_b − y/(1 − y) p_c of the dipole map (module docstring)."""
+    s_ab, s_ac, s_bc = _pair_mass2(pa, pb), _pair_mass2(pa, pc), _pair_mass2(pb, pc)
+    return pa + pb - (s_ab / (s_ac + s_bc))[:, None] * pc
+
+
 def antenna_inverse(
-    p: FloatArray, sqrt_s: float, ring: Sequence[int], scale: float, e_min: float
+    p: FloatArray,
+    sqrt_s: float,
+    ring: Sequence[int],
+    scale: float,
+    e_min: float,
+    pt_min: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Momenta (n, 4, 4) summing to (√s, 0, 0, 0) → (t (n, 8), weight w (n,)) of
-    :func:`antenna_generate`: its inverse, and the weight it gives at that t."""
+    :func:`antenna_generate` (with the same ``pt_min``): its inverse, and the weight it gives
+    at that t."""
     a_, b_, c_, d_ = _check(sqrt_s, ring, scale)
     v_min = _check_e_min(e_min, sqrt_s)
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 3 or p.shape[1:] != (4, 4):
         raise ValueError(f"p has shape {p.shape}; expected (n, 4, 4)")
+    if _check_pt_min(pt_min, sqrt_s) is not None:
+        q = _body_to_lab(p, (a_, b_, c_, d_))
+        p_body = p.copy()
+        p_body[..., 1:] = np.einsum("nji,nkj->nki", q, p[..., 1:])
+        t, w = antenna_inverse(p_body, sqrt_s, ring, scale, e_min)
+        t[:, 2:5], factor = orientation_of(p, q, pt_min)
+        return t, w * factor
     s = sqrt_s * sqrt_s
     pa, pb, pc, pd = p[:, a_], p[:, b_], p[:, c_], p[:, d_]
     s_ab, s_ac, s_bc = _pair_mass2(pa, pb), _pair_mass2(pa, pc), _pair_mass2(pb, pc)
     s_abc = s_ab + s_ac + s_bc
-    y, y_bar = s_ab / s_abc, (s_ac + s_bc) / s_abc
+    y_bar = (s_ac + s_bc) / s_abc
     v_b, vb_bar = (s_ab + s_bc) / s_abc, s_ac / s_abc
     rho_b, rhob_bar = s_ab / (s_ab + s_bc), s_bc / (s_ab + s_bc)
     pc_t = pc / y_bar[:, None]
-    pa_t = pa + pb - (y / y_bar)[:, None] * pc
+    pa_t = _tilde_a(pa, pb, pc)
     x_ac = np.clip(s_abc / s, _X_FLOOR, 1.0)
     x_cd = _pair_mass2(pc_t, pd) / s
     x_da = _pair_mass2(pa_t, pd) / s

@@ -1,0 +1,83 @@
+"""The cut-aware orientation: its cos θ law, and the rotation it builds and inverts."""
+
+import numpy as np
+
+from mlintegrate.phasespace import rambo_diet
+from mlintegrate.phasespace.kinematics import pt
+from mlintegrate.phasespace.orientation import (
+    SHARE_OUTSIDE,
+    cos_cdf,
+    cos_density,
+    cos_quantile,
+    orient,
+    orientation_of,
+)
+
+PT_MIN = 5.0
+
+
+def test_cos_law_inverts_integrates_to_one_and_is_the_cdf_derivative():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    energy = rng.uniform(1.0, 45.0, n)  # below and above p_T,min
+    t = rng.uniform(1e-9, 1 - 1e-9, n)
+    c = cos_quantile(t, energy, PT_MIN)
+    np.testing.assert_allclose(cos_cdf(c, energy, PT_MIN), t, atol=1e-12)
+    h = 1e-7
+    fd = (cos_cdf(c + h, energy, PT_MIN) - cos_cdf(c - h, energy, PT_MIN)) / (2 * h)
+    band = np.sqrt(np.clip(1 - (PT_MIN / energy) ** 2, 0, 1))
+    keep = (np.abs(np.abs(c) - band) > 1e-5) & (np.abs(c) < 1 - 1e-6)  # away from the kinks
+    np.testing.assert_allclose(fd[keep], cos_density(c, energy, PT_MIN)[keep], rtol=1e-6)
+    grid = np.linspace(-1, 1, 200_001)
+    for e in (3.0, 5.5, 20.0, 45.0):
+        g = cos_density(grid, np.full_like(grid, e), PT_MIN)
+        assert abs(np.trapezoid(g, grid) - 1) < 1e-4
+    # at E ≤ p_T,min the law is flat; above it the band |c| < c_b holds 1 − δ + δ c_b
+    np.testing.assert_allclose(cos_density(grid[::1000], np.full(201, 4.0), PT_MIN), 0.5)
+    inside = np.abs(c) < band
+    hard = energy > PT_MIN
+    expected = np.mean(1 - SHARE_OUTSIDE + SHARE_OUTSIDE * band[hard])
+    assert abs(inside[hard].mean() - expected) < 0.01
+
+
+def _rotation(p_body: np.ndarray, p_lab: np.ndarray) -> np.ndarray:
+    """R (n, 3, 3) with p_lab = R p_body, by least squares over the momenta of each event."""
+    return np.stack(
+        [
+            np.linalg.lstsq(b[:, 1:], a[:, 1:], rcond=None)[0].T
+            for a, b in zip(p_lab, p_body, strict=True)
+        ]
+    )
+
+
+def test_orient_is_a_rotation_that_its_inverse_recovers():
+    rng = np.random.default_rng(1)
+    p_body, _ = rambo_diet(rng.random((2000, 8)), 4, 91.2)
+    t = rng.uniform(1e-6, 1 - 1e-6, (2000, 3))
+    p_lab, factor = orient(p_body, t, PT_MIN)
+    np.testing.assert_allclose(p_lab[..., 0], p_body[..., 0])
+    rot = _rotation(p_body, p_lab)
+    np.testing.assert_allclose(
+        np.einsum("nji,njk->nik", rot, rot), np.broadcast_to(np.eye(3), rot.shape), atol=1e-10
+    )  # noqa: E501
+    np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-10)
+    t2, factor2 = orientation_of(p_lab, rot, PT_MIN)
+    dt = np.abs(t2 - t)
+    dt[:, 1:] = np.minimum(dt[:, 1:], 1 - dt[:, 1:])  # φ and χ are periodic
+    assert dt.max() < 1e-8
+    np.testing.assert_allclose(factor2, factor, rtol=1e-9)
+
+
+def test_softest_parton_passes_the_pt_cut_as_the_law_says():
+    rng = np.random.default_rng(2)
+    p_body, _ = rambo_diet(rng.random((50_000, 8)), 4, 91.2)
+    p_lab, _ = orient(p_body, rng.random((50_000, 3)), PT_MIN)
+    soft = np.argmin(p_lab[..., 0], axis=1)
+    rows = np.arange(len(soft))
+    energy, pt_soft = p_lab[rows, soft, 0], pt(p_lab[rows, soft])
+    hard = energy > PT_MIN
+    band = np.sqrt(1 - (PT_MIN / energy[hard]) ** 2)
+    expected = np.mean(1 - SHARE_OUTSIDE + SHARE_OUTSIDE * band)
+    assert abs(np.mean(pt_soft[hard] > PT_MIN) - expected) < 0.01
+    flat, _ = orient(p_body, rng.random((50_000, 3)), 1e-3)  # no band: a flat orientation
+    assert np.mean(pt(flat[rows, soft])[hard] > PT_MIN) < expected - 0.1
