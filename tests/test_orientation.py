@@ -6,6 +6,11 @@ from mlintegrate.phasespace import rambo_diet
 from mlintegrate.phasespace.kinematics import pt
 from mlintegrate.phasespace.orientation import (
     SHARE_OUTSIDE,
+    _band,
+    _xi_cdf,
+    _xi_density,
+    _xi_law,
+    _xi_quantile,
     cos_cdf,
     cos_density,
     cos_quantile,
@@ -40,6 +45,31 @@ def test_cos_law_inverts_integrates_to_one_and_is_the_cdf_derivative():
     assert abs(inside[hard].mean() - expected) < 0.01
 
 
+def test_xi_law_inverts_integrates_to_one_and_is_the_cdf_derivative():
+    """The law of ξ, the azimuth of the second-softest parton about the softest one's lab
+    direction: (1 − δ) uniform on the arcs where its p_T passes, δ uniform on the circle."""
+    rng = np.random.default_rng(3)
+    n = 20_000
+    alpha, c = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
+    energy2 = rng.uniform(1.0, 45.0, n)
+    law = _xi_law(alpha, c, energy2, PT_MIN)
+    t = rng.uniform(1e-9, 1 - 1e-9, n)
+    xi = _xi_quantile(t, law)
+    np.testing.assert_allclose(_xi_cdf(xi, law), t, atol=1e-12)
+    np.testing.assert_allclose(_xi_cdf(np.full(n, 2 * np.pi), law), 1.0, atol=1e-12)
+    h = 1e-7
+    fd = (_xi_cdf(xi + h, law) - _xi_cdf(xi - h, law)) / (2 * h)
+    kinks = law[0][:, 1:5]
+    keep = np.min(np.abs(kinks - xi[:, None]), axis=1) > 1e-5
+    np.testing.assert_allclose(fd[keep], _xi_density(xi, law)[keep], rtol=1e-6)
+    # where the arcs exist, ξ inside them gives |cos θ₂| = |αc − √((1−α²)(1−c²)) cos ξ| < c_b
+    cos2 = alpha * c - np.sqrt((1 - alpha**2) * (1 - c**2)) * np.cos(xi)
+    inside = ((xi > kinks[:, 0]) & (xi < kinks[:, 1])) | ((xi > kinks[:, 2]) & (xi < kinks[:, 3]))
+    assert np.all(np.abs(cos2[inside]) <= _band(energy2[inside], PT_MIN) + 1e-12)
+    banded = (law[3] > 0) & (law[3] < np.pi)
+    assert inside[banded].mean() > 1 - SHARE_OUTSIDE - 0.01
+
+
 def _rotation(p_body: np.ndarray, p_lab: np.ndarray) -> np.ndarray:
     """R (n, 3, 3) with p_lab = R p_body, by least squares over the momenta of each event."""
     return np.stack(
@@ -61,7 +91,7 @@ def test_orient_is_a_rotation_that_its_inverse_recovers():
         np.einsum("nji,njk->nik", rot, rot), np.broadcast_to(np.eye(3), rot.shape), atol=1e-10
     )  # noqa: E501
     np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-10)
-    t2, factor2 = orientation_of(p_lab, rot, PT_MIN)
+    t2, factor2 = orientation_of(p_lab, PT_MIN)
     dt = np.abs(t2 - t)
     dt[:, 1:] = np.minimum(dt[:, 1:], 1 - dt[:, 1:])  # φ and χ are periodic
     assert dt.max() < 1e-8
@@ -81,3 +111,18 @@ def test_softest_parton_passes_the_pt_cut_as_the_law_says():
     assert abs(np.mean(pt_soft[hard] > PT_MIN) - expected) < 0.01
     flat, _ = orient(p_body, rng.random((50_000, 3)), 1e-3)  # no band: a flat orientation
     assert np.mean(pt(flat[rows, soft])[hard] > PT_MIN) < expected - 0.1
+    # the second-softest parton passes more often than after turning each event about the
+    # softest one's direction by a flat angle (the same law for the softest)
+    second = np.argsort(p_lab[..., 0], axis=1)[:, 1]
+    both = hard & (p_lab[rows, second, 0] > PT_MIN) & (pt_soft > PT_MIN)
+    axis = p_lab[rows, soft, 1:] / p_lab[rows, soft, 0][:, None]
+    angle = rng.uniform(0, 2 * np.pi, len(rows))[:, None]
+    v = p_lab[rows, second, 1:]
+    turned = (
+        v * np.cos(angle)
+        + np.cross(axis, v) * np.sin(angle)
+        + axis * np.sum(axis * v, axis=1)[:, None] * (1 - np.cos(angle))
+    )
+    banded_rate = np.mean(pt(p_lab[rows, second])[both] > PT_MIN)
+    flat_rate = np.mean(np.hypot(turned[:, 0], turned[:, 1])[both] > PT_MIN)
+    assert banded_rate > flat_rate + 0.03 and banded_rate > 0.9

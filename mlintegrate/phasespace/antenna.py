@@ -322,7 +322,7 @@ def antenna_inverse(
         p_body = p.copy()
         p_body[..., 1:] = np.einsum("nji,nkj->nki", q, p[..., 1:])
         t, w = antenna_inverse(p_body, sqrt_s, ring, scale, e_min)
-        t[:, 2:5], factor = orientation_of(p, q, pt_min)
+        t[:, 2:5], factor = orientation_of(p, pt_min)
         return t, w * factor
     s = sqrt_s * sqrt_s
     pa, pb, pc, pd = p[:, a_], p[:, b_], p[:, c_], p[:, d_]

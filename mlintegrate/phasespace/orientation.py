@@ -74,31 +74,90 @@ def cos_quantile(t: FloatArray, energy: FloatArray, pt_min: float) -> FloatArray
     return np.clip(c, -1.0, 1.0)
 
 
-def _softest(p: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Unit direction (n, 3) and energy (n,) of the parton with the smallest energy."""
-    idx = np.argmin(p[..., 0], axis=1)
-    rows = np.arange(p.shape[0])
-    soft = p[rows, idx]
-    return soft[:, 1:] / np.linalg.norm(soft[:, 1:], axis=1)[:, None], soft[:, 0]
+def _ranked(p: FloatArray, rank: int) -> tuple[FloatArray, FloatArray]:
+    """Unit direction (n, 3) and energy (n,) of the parton of energy rank ``rank`` (0: softest)."""
+    idx = np.argsort(p[..., 0], axis=1)[:, rank]
+    part = p[np.arange(p.shape[0]), idx]
+    return part[:, 1:] / np.linalg.norm(part[:, 1:], axis=1)[:, None], part[:, 0]
 
 
 def _body_perpendicular(n: FloatArray) -> tuple[FloatArray, FloatArray]:
     """(u₁, u₂) ⊥ n: u₁ the body z axis projected ⊥ n and normalised, or the x axis where
-    |n_z| ≥ 0.7 (a fixed rule, away from any tie: a parton along a body axis keeps it)."""
+    |n_z| ≥ 0.7 (any fixed rule serves: ξ, not χ, is what t2 names)."""
     axis = np.where((np.abs(n[:, 2]) < 0.7)[:, None], _Z_AXIS, _X_AXIS)
     u1 = axis - np.sum(axis * n, axis=1)[:, None] * n
     u1 /= np.linalg.norm(u1, axis=1)[:, None]
     return u1, np.cross(n, u1)
 
 
+def _xi_law(
+    alpha: FloatArray, c: FloatArray, energy2: FloatArray, pt_min: float
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The law of ξ (module docstring) for the second-softest parton at cos∠(n, n₂) = alpha:
+    breakpoints xs (n, 6) = (0, a₁, a₂, 2π − a₂, 2π − a₁, 2π), the pass set being (a₁, a₂) ∪
+    (2π − a₂, 2π − a₁), and the density's two levels (outside, inside the pass set)."""
+    big_a = alpha * c
+    big_b = np.sqrt(np.clip((1.0 - alpha * alpha) * (1.0 - c * c), 0.0, None))
+    c2 = _band(energy2, pt_min)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.clip((big_a - c2) / big_b, -1.0, 1.0)
+        hi = np.clip((big_a + c2) / big_b, -1.0, 1.0)
+    banded = (big_b > 1e-12) & (hi > lo)
+    a1 = np.where(banded, np.arccos(np.where(banded, hi, 1.0)), 0.0)
+    a2 = np.where(banded, np.arccos(np.where(banded, lo, 1.0)), 0.0)
+    length = 2.0 * (a2 - a1)
+    outside = np.where(banded, SHARE_OUTSIDE, 1.0) / _TWO_PI
+    inside = np.where(
+        banded & (length > 0), (1.0 - SHARE_OUTSIDE) / np.where(length > 0, length, 1.0), 0.0
+    )
+    xs = np.stack(
+        [np.zeros_like(a1), a1, a2, _TWO_PI - a2, _TWO_PI - a1, np.full_like(a1, _TWO_PI)], axis=1
+    )
+    return xs, outside, inside, a2 - a1
+
+
+def _xi_cdf(xi: FloatArray, law: tuple) -> FloatArray:
+    """H(ξ) = ∫₀^ξ h, (n,) or (n, k) against the law's (n,) arrays."""
+    xs, outside, inside, width = law
+    if xi.ndim == 2:
+        outside, inside, width = outside[:, None], inside[:, None], width[:, None]
+        a1, a2 = xs[:, 1:2], xs[:, 2:3]
+    else:
+        a1, a2 = xs[:, 1], xs[:, 2]
+    in_pass = np.clip(xi - a1, 0.0, width) + np.clip(xi - (_TWO_PI - a2), 0.0, width)
+    return outside * xi + inside * in_pass
+
+
+def _xi_quantile(t: FloatArray, law: tuple) -> FloatArray:
+    """H⁻¹(t): linear between the breakpoints."""
+    xs = law[0]
+    hs = _xi_cdf(xs, law)
+    k = np.clip(np.sum(hs[:, 1:5] <= t[:, None], axis=1), 0, 4)
+    rows = np.arange(t.size)
+    x0, x1, h0, h1 = xs[rows, k], xs[rows, k + 1], hs[rows, k], hs[rows, k + 1]
+    span = h1 - h0
+    frac = np.where(span > 0, (t - h0) / np.where(span > 0, span, 1.0), 0.0)
+    return np.clip(x0 + frac * (x1 - x0), 0.0, _TWO_PI)
+
+
+def _xi_density(xi: FloatArray, law: tuple) -> FloatArray:
+    xs, outside, inside, _ = law
+    in_pass = ((xi > xs[:, 1]) & (xi < xs[:, 2])) | ((xi > xs[:, 3]) & (xi < xs[:, 4]))
+    return outside + np.where(in_pass, inside, 0.0)
+
+
 def orient(p_body: FloatArray, t: FloatArray, pt_min: float) -> tuple[FloatArray, FloatArray]:
-    """Body-frame momenta (n, k, 4) and t (n, 3) → lab momenta (n, k, 4) and the factor (1/2)/g
-    (n,) that multiplies the generator's weight."""
-    n_body, energy = _softest(p_body)
+    """Body-frame momenta (n, k, 4) and t (n, 3) → lab momenta (n, k, 4) and the factor
+    (1/2)/g · (1/2π)/h (n,) that multiplies the generator's weight."""
+    n_body, energy = _ranked(p_body, 0)
+    n2_body, energy2 = _ranked(p_body, 1)
     u1, u2 = _body_perpendicular(n_body)
     c = cos_quantile(t[:, 0], energy, pt_min)
     m, f1, f2 = _frame(c, t[:, 1])
-    chi = _TWO_PI * t[:, 2]
+    law = _xi_law(np.sum(n_body * n2_body, axis=1), c, energy2, pt_min)
+    xi = _xi_quantile(t[:, 2], law)
+    psi = np.arctan2(np.sum(n2_body * u2, axis=1), np.sum(n2_body * u1, axis=1))
+    chi = xi - psi
     cx, sx = np.cos(chi)[:, None], np.sin(chi)[:, None]
     g1, g2 = cx * f1 + sx * f2, cx * f2 - sx * f1
     # R = [m g1 g2] · [n u1 u2]ᵀ: n → m, u1 → g1, u2 → g2
@@ -108,22 +167,21 @@ def orient(p_body: FloatArray, t: FloatArray, pt_min: float) -> tuple[FloatArray
     out = np.empty_like(p_body)
     out[..., 0] = p_body[..., 0]
     out[..., 1:] = np.einsum("nij,nkj->nki", rot, p_body[..., 1:])
-    return out, 0.5 / cos_density(c, energy, pt_min)
+    factor = 0.5 / cos_density(c, energy, pt_min) / (_TWO_PI * _xi_density(xi, law))
+    return out, factor
 
 
-def orientation_of(
-    p_lab: FloatArray, body_to_lab: FloatArray, pt_min: float
-) -> tuple[FloatArray, FloatArray]:
-    """Inverse of :func:`orient`: lab momenta (n, k, 4) and the rotation Q (n, 3, 3) whose
-    columns are the body axes in the lab → t (n, 3) and the factor (1/2)/g (n,)."""
-    m, energy = _softest(p_lab)
-    n_body = np.einsum("nji,nj->ni", body_to_lab, m)
-    u1, _ = _body_perpendicular(n_body)
-    g1 = np.einsum("nij,nj->ni", body_to_lab, u1)
+def orientation_of(p_lab: FloatArray, pt_min: float) -> tuple[FloatArray, FloatArray]:
+    """Inverse of :func:`orient`: lab momenta (n, k, 4) → t (n, 3) and the factor (n,)."""
+    m, energy = _ranked(p_lab, 0)
+    n2, energy2 = _ranked(p_lab, 1)
     c = np.clip(m[:, 2], -1.0, 1.0)
     t = np.empty((p_lab.shape[0], 3))
     t[:, 0] = cos_cdf(c, energy, pt_min)
     t[:, 1] = _unit_fraction(np.arctan2(m[:, 1], m[:, 0]))
     _, f1, f2 = _frame(c, t[:, 1])
-    t[:, 2] = _unit_fraction(np.arctan2(np.sum(g1 * f2, axis=1), np.sum(g1 * f1, axis=1)))
-    return t, 0.5 / cos_density(c, energy, pt_min)
+    xi = _TWO_PI * _unit_fraction(np.arctan2(np.sum(n2 * f2, axis=1), np.sum(n2 * f1, axis=1)))
+    law = _xi_law(np.sum(m * n2, axis=1), c, energy2, pt_min)
+    t[:, 2] = np.clip(_xi_cdf(xi, law), 0.0, 1.0)
+    factor = 0.5 / cos_density(c, energy, pt_min) / (_TWO_PI * _xi_density(xi, law))
+    return t, factor
