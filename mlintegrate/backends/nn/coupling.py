@@ -96,6 +96,11 @@ class CouplingLayer(nn.Module):
             done = spline_kernel.spline_layer(x, params, self._trans, self.bins, inverse)
             if done is not None:
                 return done
+        elif torch.is_grad_enabled() and rq_spline_params is spline_kernel.rq_spline_params:
+            # training: one autograd node for the layer's spline (no gather, cat, perm, sum)
+            done = spline_kernel.spline_layer_grad(x, params, self._trans, self.bins, inverse)
+            if done is not None:
+                return done
         x_trans = x[:, self.trans]
         y_trans, logdet = rq_spline_params(x_trans, params, self.bins, inverse=inverse)
         y = torch.cat([y_trans, x_cond], dim=1)[:, self.perm]

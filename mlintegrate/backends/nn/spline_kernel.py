@@ -54,6 +54,7 @@ __all__ = [
     "rq_spline_params",
     "rq_spline_torch",
     "spline_layer",
+    "spline_layer_grad",
 ]
 
 # Why the kernel is off in this process (None: it is on). Compiling it can fail where numba
@@ -116,6 +117,37 @@ def rq_spline_params(
         kernel_error = f"{type(exc).__name__}: {exc}"
         return rq_spline_torch(x, params, bins, inverse)
     return torch.from_numpy(out).view(x.shape), torch.from_numpy(logdet).view(x.shape)
+
+
+def spline_layer_grad(
+    x: torch.Tensor, params: torch.Tensor, trans: np.ndarray, bins: int, inverse: bool = False
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """:func:`spline_layer` where gradients are recorded (training): one autograd node for
+    the layer (the kernel's spline, its analytic gradient, the untouched columns passed
+    through) instead of a gather, the spline, a cat, a permutation and a sum.
+
+    Returns (y (n, d), logdet (n,)), or None where it does not apply (another device or
+    dtype, ``kernel_gradient`` off, a kernel that failed): then the caller takes the
+    per-column path.
+    """
+    global kernel_error
+    if (
+        kernel_error is not None
+        or not kernel_gradient
+        or type(x) is not torch.Tensor
+        or x.device.type != "cpu"
+        or x.dtype != torch.float64
+        or x.ndim != 2
+        or params.device.type != "cpu"
+        or params.dtype not in (torch.float32, torch.float64)
+        or params.shape != (x.shape[0], trans.size, 3 * bins + 1)
+    ):
+        return None
+    try:
+        return _SplineLayer.apply(x, params, trans, bins, inverse)
+    except Exception as exc:  # numba failed to compile or load: the torch path instead
+        kernel_error = f"{type(exc).__name__}: {exc}"
+        return None
 
 
 def kernel_applies(x: torch.Tensor) -> bool:
@@ -543,3 +575,62 @@ class _Spline(torch.autograd.Function):
         grad_x = torch.from_numpy(gx).view(x.shape) if ctx.needs_input_grad[0] else None
         grad_p = torch.from_numpy(gp).view(params.shape)
         return grad_x, grad_p, None, None
+
+
+class _SplineLayer(torch.autograd.Function):
+    """A whole coupling layer's spline with the analytic gradient (training path): x (n, d),
+    params (n, m, 3K+1) → y (n, d) with the columns ``trans`` mapped, logdet (n,) their sum
+    in column order, as :func:`spline_layer`; no torch gather, cat or sum in the graph."""
+
+    @staticmethod
+    def forward(ctx, x, params, trans, bins, inverse):  # type: ignore[override]
+        xa = x.detach().numpy()
+        n, m = xa.shape[0], trans.size
+        xs = np.ascontiguousarray(xa[:, trans]).reshape(-1)
+        ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
+        out, ld = np.empty_like(xs), np.empty_like(xs)
+        saved = np.empty((xs.size, 2 * bins + _SAVED))
+        _kernel_saving(
+            xs, ps, bins, inverse, MIN_BIN_WIDTH, MIN_BIN_HEIGHT, MIN_DERIVATIVE, out, ld, saved
+        )
+        y = xa.copy()
+        y[:, trans] = out.reshape(n, m)
+        ld = ld.reshape(n, m)
+        logdet = ld[:, 0].copy()
+        for j in range(1, m):  # Σ_j in column order, as the no-gradient layer kernel sums
+            logdet += ld[:, j]
+        ctx.save_for_backward(params)
+        ctx.xs, ctx.trans, ctx.bins, ctx.inverse, ctx.state = xs, trans, bins, inverse, saved
+        ctx.d = xa.shape[1]
+        return torch.from_numpy(y), torch.from_numpy(logdet)
+
+    @staticmethod
+    def backward(ctx, g_y, g_ld):  # type: ignore[override]
+        (params,) = ctx.saved_tensors
+        xs, trans, bins = ctx.xs, ctx.trans, ctx.bins
+        n, m = xs.size // trans.size, trans.size
+        ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
+        go = np.zeros(xs.size) if g_y is None else np.ascontiguousarray(g_y.numpy()[:, trans])
+        gl = np.zeros(xs.size) if g_ld is None else np.repeat(g_ld.numpy(), m)
+        gx, gp = np.empty_like(xs), np.empty((xs.size, 3 * bins + 1), dtype=ps.dtype)
+        _backward(
+            xs,
+            ps,
+            ctx.state,
+            bins,
+            ctx.inverse,
+            MIN_BIN_WIDTH,
+            MIN_BIN_HEIGHT,
+            MIN_DERIVATIVE,
+            go.reshape(-1),
+            gl,
+            gx,
+            gp,
+        )
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            # the untouched columns pass their gradient through; the mapped ones get ∂/∂x
+            full = np.zeros((n, ctx.d)) if g_y is None else g_y.numpy().copy()
+            full[:, trans] = gx.reshape(n, m)
+            grad_x = torch.from_numpy(full)
+        return grad_x, torch.from_numpy(gp).view(params.shape), None, None, None
