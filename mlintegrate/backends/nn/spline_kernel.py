@@ -164,13 +164,21 @@ def kernel_applies(x: torch.Tensor) -> bool:
 
 
 def spline_layer(
-    x: torch.Tensor, params: torch.Tensor, trans: np.ndarray, bins: int, inverse: bool = False
+    x: torch.Tensor,
+    params: torch.Tensor,
+    trans: np.ndarray,
+    bins: int,
+    inverse: bool = False,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """A whole coupling layer's spline pass in one kernel call (no torch glue in between).
 
     Args:
         x: points (n, d), float64 on the CPU (see :func:`kernel_applies`).
         params: spline parameters (n, m, 3K+1) of the m columns ``trans``, float32 or 64.
+        bias: None, or (m·(3K+1),) of params' dtype: the parameters are then params + bias,
+            added here in that dtype (bitwise what torch's addmm gives: the conditioner's
+            last layer need not write its output twice).
         trans: int64 (m,), the transformed columns.
         bins: K.
         inverse: the inverse map.
@@ -187,14 +195,26 @@ def spline_layer(
         or params.device.type != "cpu"
         or params.dtype not in (torch.float32, torch.float64)
         or params.shape != (x.shape[0], trans.size, 3 * bins + 1)
+        or (bias is not None and (bias.dtype != params.dtype or bias.numel() != params[0].numel()))
     ):
         return None
     xs = np.ascontiguousarray(x.numpy())
     ps = np.ascontiguousarray(params.numpy()).reshape(x.shape[0], -1)
+    b = np.zeros(ps.shape[1], ps.dtype) if bias is None else bias.detach().numpy().reshape(-1)
     out, logdet = np.empty_like(xs), np.empty(x.shape[0])
     try:
         _layer(
-            xs, ps, trans, bins, inverse, MIN_BIN_WIDTH, MIN_BIN_HEIGHT, MIN_DERIVATIVE, out, logdet
+            xs,
+            ps,
+            b,
+            trans,
+            bins,
+            inverse,
+            MIN_BIN_WIDTH,
+            MIN_BIN_HEIGHT,
+            MIN_DERIVATIVE,
+            out,
+            logdet,
         )
     except Exception as exc:  # numba failed to compile or load: the exact torch path instead
         kernel_error = f"{type(exc).__name__}: {exc}"
@@ -280,19 +300,20 @@ def _softplus(v):  # pragma: no cover - compiled
 
 
 @functools.partial(jit, inline="always")
-def _bin(inp, p, i, lo, bins, inverse, m_w, m_h, e, cw, ch):  # pragma: no cover - compiled
-    """The softmaxes of the widths and heights in p[i, lo : lo + 2K] (e: their exponentials, cw,
-    ch: the cumulative sums) and the bin of ``inp`` ∈ [0, 1] on the searched side →
-    (k, x_k, y_k, w_k, h_k); e (2K), cw, ch (K + 1) are scratch the caller may read."""
-    top_w, top_h = p[i, lo], p[i, lo + bins]
+def _bin(inp, p, b, i, lo, bins, inverse, m_w, m_h, e, cw, ch):  # pragma: no cover - compiled
+    """The softmaxes of the widths and heights in p[i, lo : lo + 2K] + b[lo : lo + 2K] (the
+    parameters; b: the conditioner's last bias where the caller left it out, else zeros) and
+    the bin of ``inp`` ∈ [0, 1] on the searched side → (k, x_k, y_k, w_k, h_k); e (2K): the
+    exponentials, cw, ch (K + 1): their cumulative sums, scratch the caller may read."""
+    top_w, top_h = p[i, lo] + b[lo], p[i, lo + bins] + b[lo + bins]
     for k in range(1, bins):
-        top_w = max(top_w, p[i, lo + k])
-        top_h = max(top_h, p[i, lo + bins + k])
+        top_w = max(top_w, p[i, lo + k] + b[lo + k])
+        top_h = max(top_h, p[i, lo + bins + k] + b[lo + bins + k])
     tw, th = np.float64(top_w), np.float64(top_h)
     for k in range(bins):  # independent: vectorised
-        e[k] = _exp(np.float64(p[i, lo + k]) - tw)
+        e[k] = _exp(np.float64(p[i, lo + k] + b[lo + k]) - tw)
     for k in range(bins):
-        e[bins + k] = _exp(np.float64(p[i, lo + bins + k]) - th)
+        e[bins + k] = _exp(np.float64(p[i, lo + bins + k] + b[lo + bins + k]) - th)
     _sums(e, 0, bins, cw)
     _sums(e, bins, bins, ch)
     scale_w = (1.0 - bins * m_w) / cw[bins]
@@ -329,14 +350,15 @@ def _xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse):  # pragma: no cover - compi
 
 
 @functools.partial(jit, inline="always")
-def _rq_state(inp, p, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
+def _rq_state(inp, p, b, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
     """The spline of the parameters p[i, lo : lo + 3K + 1] at ``inp`` → (out, log-derivative,
     k, x_k, y_k, w_k, h_k, δ_k, δ_{k+1}, ξ unclamped): the bin's state is what
     :func:`_backward` needs; e (2K), cw, ch (K + 1) are scratch the caller may read."""
     inp = min(max(inp, 0.0), 1.0)
-    k, xk, yk, wk, hk = _bin(inp, p, i, lo, bins, inverse, m_w, m_h, e, cw, ch)
-    dk = m_d + _softplus(np.float64(p[i, lo + 2 * bins + k]) + shift)
-    dk1 = m_d + _softplus(np.float64(p[i, lo + 2 * bins + k + 1]) + shift)
+    k, xk, yk, wk, hk = _bin(inp, p, b, i, lo, bins, inverse, m_w, m_h, e, cw, ch)
+    j = lo + 2 * bins + k
+    dk = m_d + _softplus(np.float64(p[i, j] + b[j]) + shift)
+    dk1 = m_d + _softplus(np.float64(p[i, j + 1] + b[j + 1]) + shift)
     sk = hk / wk
     curv = dk1 + dk - 2.0 * sk
     xi_raw = _xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse)
@@ -356,10 +378,10 @@ def _rq_state(inp, p, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  #
 
 
 @functools.partial(jit, inline="always")
-def _rq(inp, p, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
+def _rq(inp, p, b, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
     """The spline of the parameters p[i, lo : lo + 3K + 1] at ``inp`` → (out, log-derivative);
     e (2K), cw, ch (K + 1) are scratch."""
-    state = _rq_state(inp, p, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
+    state = _rq_state(inp, p, b, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
     return state[0], state[1]
 
 
@@ -368,8 +390,11 @@ def _kernel(x, params, bins, inverse, m_w, m_h, m_d, out, logdet):  # pragma: no
     """x (N,), params (N, 3K+1) → out, logdet (N,)."""
     shift = math.log(math.expm1(1.0 - m_d))
     e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
+    b = np.zeros(params.shape[1], dtype=params.dtype)  # the bias is in the parameters
     for i in range(x.size):
-        out[i], logdet[i] = _rq(x[i], params, i, 0, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
+        out[i], logdet[i] = _rq(
+            x[i], params, b, i, 0, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
+        )
 
 
 # Columns of the state :func:`_kernel_saving` keeps per point after the 2K exponentials:
@@ -386,9 +411,10 @@ def _kernel_saving(x, params, bins, inverse, m_w, m_h, m_d, out, logdet, saved):
     shift = math.log(math.expm1(1.0 - m_d))
     e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
     b2 = 2 * bins
+    b = np.zeros(params.shape[1], dtype=params.dtype)  # the bias is in the parameters
     for i in range(x.size):
         o, ld, k, xk, yk, wk, hk, dk, dk1, xi_raw = _rq_state(
-            x[i], params, i, 0, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
+            x[i], params, b, i, 0, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
         )
         out[i], logdet[i] = o, ld
         for j in range(b2):
@@ -408,9 +434,10 @@ def _kernel_saving(x, params, bins, inverse, m_w, m_h, m_d, out, logdet, saved):
 
 
 @jit
-def _layer(x, params, trans, bins, inverse, m_w, m_h, m_d, out, logdet):  # pragma: no cover
+def _layer(x, params, bias, trans, bins, inverse, m_w, m_h, m_d, out, logdet):  # pragma: no cover
     """A coupling layer: out = x with columns ``trans`` splined, logdet = Σ_j log-derivative
-    (j in the order of ``trans``); x, out (n, d), params (n, len(trans)·(3K+1)), logdet (n,)."""
+    (j in the order of ``trans``); x, out (n, d), params (n, len(trans)·(3K+1)) to which
+    ``bias`` (len(trans)·(3K+1)) is added in their dtype, logdet (n,)."""
     shift = math.log(math.expm1(1.0 - m_d))
     e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
     per = 3 * bins + 1
@@ -421,7 +448,7 @@ def _layer(x, params, trans, bins, inverse, m_w, m_h, m_d, out, logdet):  # prag
         for j in range(trans.size):
             c = trans[j]
             out[i, c], ld = _rq(
-                x[i, c], params, i, j * per, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
+                x[i, c], params, bias, i, j * per, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
             )
             total += ld
         logdet[i] = total
