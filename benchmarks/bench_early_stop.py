@@ -36,6 +36,8 @@ ROWS = {
     "after": {},
     "after-reuse1": {"reuse": 1.0},  # the step count MadNIS's time would need
     "after-reuse2": {"reuse": 2.0},
+    # half the points through the network of ``after`` at 10⁵ calls, as many Adam steps
+    "after-reuse2-mb512": {"reuse": 2.0, "minibatch": 512},
     # main's defaults as they trained before the kernel gradient: the torch spline's autograd
     # graph and unfused Adam (same settings as ``after``)
     "main": {"_torch_training_path": True},

@@ -300,20 +300,19 @@ def _softplus(v):  # pragma: no cover - compiled
 
 
 @functools.partial(jit, inline="always")
-def _bin(inp, p, b, i, lo, bins, inverse, m_w, m_h, e, cw, ch):  # pragma: no cover - compiled
-    """The softmaxes of the widths and heights in p[i, lo : lo + 2K] + b[lo : lo + 2K] (the
-    parameters; b: the conditioner's last bias where the caller left it out, else zeros) and
-    the bin of ``inp`` ∈ [0, 1] on the searched side → (k, x_k, y_k, w_k, h_k); e (2K): the
-    exponentials, cw, ch (K + 1): their cumulative sums, scratch the caller may read."""
-    top_w, top_h = p[i, lo] + b[lo], p[i, lo + bins] + b[lo + bins]
+def _bin(inp, r, bins, inverse, m_w, m_h, e, cw, ch):  # pragma: no cover - compiled
+    """The softmaxes of the widths and heights r[0 : 2K] (the parameters as float64, see
+    :func:`_row`) and the bin of ``inp`` ∈ [0, 1] on the searched side → (k, x_k, y_k, w_k,
+    h_k); e (2K): the exponentials, cw, ch (K + 1): their cumulative sums, scratch the caller
+    may read. (The maxima of float32 parameters and of their exact float64 casts are equal.)"""
+    top_w, top_h = r[0], r[bins]
     for k in range(1, bins):
-        top_w = max(top_w, p[i, lo + k] + b[lo + k])
-        top_h = max(top_h, p[i, lo + bins + k] + b[lo + bins + k])
-    tw, th = np.float64(top_w), np.float64(top_h)
+        top_w = max(top_w, r[k])
+        top_h = max(top_h, r[bins + k])
     for k in range(bins):  # independent: vectorised
-        e[k] = _exp(np.float64(p[i, lo + k] + b[lo + k]) - tw)
+        e[k] = _exp(r[k] - top_w)
     for k in range(bins):
-        e[bins + k] = _exp(np.float64(p[i, lo + bins + k] + b[lo + bins + k]) - th)
+        e[bins + k] = _exp(r[bins + k] - top_h)
     _sums(e, 0, bins, cw)
     _sums(e, bins, bins, ch)
     scale_w = (1.0 - bins * m_w) / cw[bins]
@@ -335,6 +334,22 @@ def _bin(inp, p, b, i, lo, bins, inverse, m_w, m_h, e, cw, ch):  # pragma: no co
 
 
 @functools.partial(jit, inline="always")
+def _row(p, i, lo, b, r):  # pragma: no cover - compiled
+    """r[j] = p[i, lo + j] + b[lo + j] in p's dtype, cast to float64, j < len(r): one
+    coordinate's 3K+1 spline parameters read once (one vectorised pass) instead of in every
+    loop over them; b is the conditioner's last bias where the caller left it out."""
+    for j in range(r.size):
+        r[j] = np.float64(p[i, lo + j] + b[lo + j])
+
+
+@functools.partial(jit, inline="always")
+def _row_plain(p, i, lo, r):  # pragma: no cover - compiled
+    """r[j] = p[i, lo + j] cast to float64, j < len(r): :func:`_row` without a bias."""
+    for j in range(r.size):
+        r[j] = np.float64(p[i, lo + j])
+
+
+@functools.partial(jit, inline="always")
 def _xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse):  # pragma: no cover - compiled
     """The position ξ in bin k of ``inp`` (unclamped): (x − x_k)/w_k forward; inverse, the
     root in [0, 1] of y(ξ) = inp, written without cancellation (s_k = h_k/w_k, curv = δ_k +
@@ -350,15 +365,14 @@ def _xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse):  # pragma: no cover - compi
 
 
 @functools.partial(jit, inline="always")
-def _rq_state(inp, p, b, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
-    """The spline of the parameters p[i, lo : lo + 3K + 1] at ``inp`` → (out, log-derivative,
+def _rq_state(inp, r, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
+    """The spline of the parameters r (3K+1, float64) at ``inp`` → (out, log-derivative,
     k, x_k, y_k, w_k, h_k, δ_k, δ_{k+1}, ξ unclamped): the bin's state is what
     :func:`_backward` needs; e (2K), cw, ch (K + 1) are scratch the caller may read."""
     inp = min(max(inp, 0.0), 1.0)
-    k, xk, yk, wk, hk = _bin(inp, p, b, i, lo, bins, inverse, m_w, m_h, e, cw, ch)
-    j = lo + 2 * bins + k
-    dk = m_d + _softplus(np.float64(p[i, j] + b[j]) + shift)
-    dk1 = m_d + _softplus(np.float64(p[i, j + 1] + b[j + 1]) + shift)
+    k, xk, yk, wk, hk = _bin(inp, r, bins, inverse, m_w, m_h, e, cw, ch)
+    dk = m_d + _softplus(r[2 * bins + k] + shift)
+    dk1 = m_d + _softplus(r[2 * bins + k + 1] + shift)
     sk = hk / wk
     curv = dk1 + dk - 2.0 * sk
     xi_raw = _xi(inp, xk, yk, wk, hk, dk, sk, curv, inverse)
@@ -378,10 +392,10 @@ def _rq_state(inp, p, b, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):
 
 
 @functools.partial(jit, inline="always")
-def _rq(inp, p, b, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
-    """The spline of the parameters p[i, lo : lo + 3K + 1] at ``inp`` → (out, log-derivative);
+def _rq(inp, r, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch):  # pragma: no cover
+    """The spline of the parameters r (3K+1, float64) at ``inp`` → (out, log-derivative);
     e (2K), cw, ch (K + 1) are scratch."""
-    state = _rq_state(inp, p, b, i, lo, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
+    state = _rq_state(inp, r, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
     return state[0], state[1]
 
 
@@ -390,11 +404,10 @@ def _kernel(x, params, bins, inverse, m_w, m_h, m_d, out, logdet):  # pragma: no
     """x (N,), params (N, 3K+1) → out, logdet (N,)."""
     shift = math.log(math.expm1(1.0 - m_d))
     e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
-    b = np.zeros(params.shape[1], dtype=params.dtype)  # the bias is in the parameters
+    r = np.empty(3 * bins + 1)
     for i in range(x.size):
-        out[i], logdet[i] = _rq(
-            x[i], params, b, i, 0, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
-        )
+        _row_plain(params, i, 0, r)
+        out[i], logdet[i] = _rq(x[i], r, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
 
 
 # Columns of the state :func:`_kernel_saving` keeps per point after the 2K exponentials:
@@ -411,10 +424,11 @@ def _kernel_saving(x, params, bins, inverse, m_w, m_h, m_d, out, logdet, saved):
     shift = math.log(math.expm1(1.0 - m_d))
     e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
     b2 = 2 * bins
-    b = np.zeros(params.shape[1], dtype=params.dtype)  # the bias is in the parameters
+    r = np.empty(3 * bins + 1)
     for i in range(x.size):
+        _row_plain(params, i, 0, r)
         o, ld, k, xk, yk, wk, hk, dk, dk1, xi_raw = _rq_state(
-            x[i], params, b, i, 0, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
+            x[i], r, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
         )
         out[i], logdet[i] = o, ld
         for j in range(b2):
@@ -441,15 +455,15 @@ def _layer(x, params, bias, trans, bins, inverse, m_w, m_h, m_d, out, logdet):  
     shift = math.log(math.expm1(1.0 - m_d))
     e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
     per = 3 * bins + 1
+    r = np.empty(per)
     for i in range(x.shape[0]):
         for c in range(x.shape[1]):
             out[i, c] = x[i, c]
         total = 0.0
         for j in range(trans.size):
             c = trans[j]
-            out[i, c], ld = _rq(
-                x[i, c], params, bias, i, j * per, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch
-            )
+            _row(params, i, j * per, bias, r)
+            out[i, c], ld = _rq(x[i, c], r, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
             total += ld
         logdet[i] = total
 
