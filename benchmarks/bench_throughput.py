@@ -92,20 +92,23 @@ def _gemm_rate(hidden: int) -> float:
 
 
 NOTES = (
-    "Where the time goes (d = 5, sampling, one core, measured by timing the parts inside "
-    "`Flow.sample`): ~3.6 µs a point in the conditioner MLPs (float32 GEMMs, ~2× their "
-    "arithmetic bound), ~4.1 µs in the spline kernel, which now runs a whole coupling layer "
-    "per call (no torch gathers, cat or log-det sum between MLP and spline): ~275 ns per "
-    "coordinate and layer (was ~530), of which the 2K = 32 softmax exponentials take ~36 ns "
-    "(a branch-free exp that LLVM vectorises and contracts into FMAs: 1.1 ns each against "
-    "9 ns for libm's, within 1 ulp), the two softplus (libm log1p, exp) ~50 ns, the maxima "
-    "and the two cumulative sums (sequential, as torch's cumsum) ~60 ns; the bin is found "
-    "by a branch-free count and the log-derivative is one log instead of three. Densities "
-    "equal the torch spline's to 1e-12 (tests). Points go in chunks of 4096 (bitwise the "
-    "same as 8192, sampled ~10 % faster). The `before` column moves by ±15 % between runs "
-    "on this shared machine (load 3–4 on 2 cores while these ran); the ratio is taken within "
-    "one run, variants interleaved. At d = 5 the layers move 15 coordinates in all (24 at "
-    "d = 8) for about the same network, so the MLPs' share is larger and the gain smaller."
+    "Where the time goes (d = 5, sampling, one core): the conditioner MLPs ~3.5 µs a point "
+    "(float32 GEMMs, ~2× their arithmetic bound) and the spline kernel, which runs a whole "
+    "coupling layer per call, ~210 ns per coordinate and layer forward, ~300 inverse (15 "
+    "coordinates a point at d = 5). Since the previous table (1.93× at d = 5): the kernel's "
+    "helpers are inlined at numba's IR level and read the parameters as p[i, j] into one "
+    "float64 row per coordinate: a row view p = params[i], or an array handed to a function "
+    "numba does not inline, cost an atomic reference-count increment and decrement per "
+    "coordinate (420 → ~210 ns a coordinate); without gradients the MLP's hidden layers are "
+    "mm + one numba bias/ReLU pass and the last layer's bias is added by the kernel as it "
+    "reads the parameters, so torch's addmm no longer copies the bias into the (4096, 147) "
+    "output first (~10 % of sampling). Every change gives bitwise the numbers it replaces "
+    "(tests). Left: the softmaxes' 2K exponentials (vectorised), the two softplus (libm "
+    "log1p and exp, ~25 % of the kernel: a faster log1p changes q's last bits), the maxima "
+    "and the sequential cumulative sums. The `before` column moves by ±20 % with the load of "
+    "this shared 2-core machine (it is memory-bound and slows more under load than the "
+    "kernel does: 7.6e4 points/s at load 2.5, 5.3–5.7e4 at load 4–5); the ratio is taken "
+    "within one run, variants interleaved, and every run must pass."
 )
 
 
