@@ -25,7 +25,8 @@ brings the torch graph back.
 :func:`rq_spline_params` is what a coupling layer calls: the torch path where the points are
 not float64 on the CPU or the parameters have another shape; this kernel otherwise. Without
 gradients :func:`spline_layer` runs a whole coupling layer (gathers, spline, log-det sum) in
-one call. Shapes: x (n, m), params (n, m, 3K+1) → (out, logdet), both (n, m).
+one call; with gradients :func:`spline_layer_grad` does the same as one autograd node.
+Shapes: x (n, m), params (n, m, 3K+1) → (out, logdet), both (n, m).
 """
 
 from __future__ import annotations
