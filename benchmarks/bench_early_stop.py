@@ -36,6 +36,8 @@ ROWS = {
     "after": {},
     "after-reuse1": {"reuse": 1.0},  # the step count MadNIS's time would need
     "after-reuse2": {"reuse": 2.0},
+    # half the points through the network of ``after`` at 10⁵ calls, as many Adam steps
+    "after-reuse2-mb512": {"reuse": 2.0, "minibatch": 512},
     # main's defaults as they trained before the kernel gradient: the torch spline's autograd
     # graph and unfused Adam (same settings as ``after``)
     "main": {"_torch_training_path": True},
@@ -166,7 +168,8 @@ ROW_NOTES = (
     "or 1 alike, since reuse does not bind there); `madnis` = MadNIS 1.0 with its defaults; "
     "`main` = the same defaults trained the way main trains (the torch spline's autograd "
     "graph, unfused Adam); `after` then = the kernel's analytic gradient and fused Adam; "
-    "`after-reuse2` = that with reuse 2. "
+    "`after-reuse2` = that with reuse 2; `after-reuse2-mb512` = reuse 2 and minibatch 512 "
+    "(half the points through the network, as many Adam steps as `after` at 10⁵ calls). "
     "At 10⁵ calls no run stopped early, so patience 5 and 10 give the same rows. Where no "
     "`before` row ran in the same process the 10⁶ target uses the stored figure of "
     "flow_after_refactor.md (older code: not a side-by-side comparison)."

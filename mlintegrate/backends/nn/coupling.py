@@ -90,10 +90,26 @@ class CouplingLayer(nn.Module):
         # torch's column gathers, cat and sum on (n, d) cost as much as the spline itself.
         fast = kernel_applies(x) and rq_spline_params is spline_kernel.rq_spline_params
         x_cond = torch.from_numpy(x.numpy()[:, self._cond]) if fast else x[:, self.cond]
+        if fast:
+            # the conditioner's last bias is added by the kernel as it reads the parameters
+            split = self.conditioner.unbiased_output(x_cond)
+            if split is not None:
+                raw, bias = split
+                shape = (x.shape[0], len(self._trans), -1)
+                done = spline_kernel.spline_layer(
+                    x, raw.view(shape), self._trans, self.bins, inverse, bias
+                )
+                if done is not None:
+                    return done
         # float32 parameters: the spline casts what it uses to x's float64
         params = self.conditioner(x_cond).view(x.shape[0], len(self.trans), -1)
         if fast:
             done = spline_kernel.spline_layer(x, params, self._trans, self.bins, inverse)
+            if done is not None:
+                return done
+        elif torch.is_grad_enabled() and rq_spline_params is spline_kernel.rq_spline_params:
+            # training: one autograd node for the layer's spline (no gather, cat, perm, sum)
+            done = spline_kernel.spline_layer_grad(x, params, self._trans, self.bins, inverse)
             if done is not None:
                 return done
         x_trans = x[:, self.trans]

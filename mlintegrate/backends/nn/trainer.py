@@ -88,7 +88,9 @@ class TrainingConfig(Config):
     d=8 29.2 → 22.2, ee_qqg diet 23.6 → 15.7, dalitz+axis 24.3 → 15.7;
     ``early_stop_speed.md``), still 2.5–3.1× MadNIS's (3.1–7.1 s). ``reuse`` 2 would take
     1.45–1.6× MadNIS's time with ε still above MadNIS's on all four but cut diet 10.9 → 5.2 %
-    and camel d=8 1.7 → 0.63 % (one seed), so the default stays 4.
+    and camel d=8 1.7 → 0.63 % (one seed), so the default stays 4. The kernel's saved forward
+    state, one autograd node per coupling layer and its inlined helpers then took another ~20 %
+    off, bitwise the same training (``early_stop_speedbranch.md``): 2.1–2.6× MadNIS's time.
     """
 
     loss: str = "mix"
