@@ -148,20 +148,15 @@ class FlowConfig(Config):
         if self.seed is not None:
             int_at_least("seed", self.seed, 0, "a non-negative int or None")
         choice("find_modes", self.find_modes, (False, True))
-        if self.find_modes and self.select_weights is True:
-            raise ConfigError(
-                "find_modes=True learns the channel weights itself and cannot be combined with "
-                "select_weights=True: set one of them to false"
-            )
 
     @property
     def selects(self) -> bool:
         """Whether the weights are selected: ``select_weights``, or by default (None) on
-        unless another weight rule is asked for (``learn_weights``, ``find_modes``, which
-        learns its channel weights) or there is no safe component (``defensive`` = 0)."""
+        unless another weight rule is asked for (``learn_weights``) or there is no safe
+        component (``defensive`` = 0). ``find_modes`` composes with either."""
         if self.select_weights is not None:
             return self.select_weights
-        return self.defensive > 0 and not (self.find_modes or self.learn_weights)
+        return self.defensive > 0 and not self.learn_weights
 
     @property
     def safe_component(self) -> str:
@@ -184,6 +179,10 @@ class Flow(Composed):
     def __init__(self, dim: int, config: FlowConfig | None = None, **changes: Any):
         super().__init__(dim)
         self.settings = (config if config is not None else FlowConfig()).with_values(**changes)
+        self._assemble()
+
+    def _assemble(self) -> None:
+        """Build the learned core, the pre-map, the safe component and the proposal."""
         s = self.settings
         self.learned = LearnedProposal(
             self.dim,
@@ -207,7 +206,15 @@ class Flow(Composed):
         if s.find_modes:
             base = [core, self.safe] if s.defensive > 0 else [core]
             weights = [1.0 - s.defensive, s.defensive] if s.defensive > 0 else [1.0]
-            self.proposal = ModeSeeded(base, weights, s.modes, WEIGHT_FLOOR, s.weight_moment)
+            self.proposal = ModeSeeded(
+                base,
+                weights,
+                s.modes,
+                WEIGHT_FLOOR,
+                s.weight_moment,
+                select=s.selects,
+                select_batches=s.select_batches,
+            )
             return
         self.proposal = (
             Mixture(
@@ -236,7 +243,21 @@ class Flow(Composed):
             state.update(prefixed("modes.", self.proposal.state_dict()))
         return state
 
+    def _legacy(self, state: dict[str, np.ndarray]) -> None:
+        """Settings a checkpoint was made with where today's resolution of them differs:
+        a file without the mode search (saved before ``find_modes`` existed) has none; one
+        with the search but without ``modes.layout`` (saved while ``find_modes`` turned the
+        selection off) had ``select_weights`` None resolve to False."""
+        s = self.settings
+        if s.find_modes and "modes.search.batches" not in state:
+            self.settings = s.with_values(find_modes=False)
+        elif s.find_modes and "modes.layout" not in state and s.select_weights is None:
+            self.settings = s.with_values(select_weights=False)
+        if self.settings is not s:
+            self._assemble()
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self._legacy(state)
         self.learned.load_state_dict(state)
         if self.premap is not None:
             premap = unprefixed("premap.", state)
