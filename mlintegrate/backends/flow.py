@@ -17,9 +17,14 @@ training calls, seed 3 (``benchmarks/results/never_worse.md``), this default aga
 one (``safe="uniform"``, λ = 1 − t = ``defensive`` fixed) is at least as good in ε_median-max
 on every case (top_decay 68.1 % vs 41.3 %, camel d=8 20.7 % vs 9.2 %) and in rsd on all but
 camel d=4, where it trades rsd for ε. ``safe="uniform", select_weights=False`` restores the
-former proposal. With another weight rule (``learn_weights``, or ``find_modes``, which learns
-its channel weights) or ``defensive=0`` the default is the uniform safe component at starting
-weight λ = ``defensive``.
+former proposal. With another weight rule (``learn_weights``) or ``defensive=0`` the default
+is the uniform safe component at starting weight λ = ``defensive``.
+
+With ``find_modes`` the first ``modes.search_batches`` batches also search the peaks of |f|
+(:mod:`.modes`) and the proposal becomes ``Mixture([core, *channels, safe])``, one
+truncated-normal channel per peak found, whose weights are learned (Kleiss–Pittau) until the
+held-out choice starts and then chosen as above among candidates with and without the
+channels: where the channels do not help, the choice drops them (weight 0).
 
 With ``premap="vegas"`` (MadNIS style) the core is ``Mapped(flow, VegasMap)``: the VEGAS grid
 adapts on the first ``premap_batches`` batches (the flow stays the identity meanwhile) and is
@@ -93,7 +98,7 @@ class FlowConfig(Config):
     :data:`~.selection.SHARES`, t = 0 being the safe component alone) with the best held-out
     ε_median-max among those with rsd ≤ the safe component's, estimated by reweighting the
     last ``select_batches`` batches (:mod:`.selection`); None (default): on unless
-    ``learn_weights``, ``find_modes`` or ``defensive`` = 0 (:attr:`selects`). ``safe_every``:
+    ``learn_weights`` or ``defensive`` = 0 (:attr:`selects`). ``safe_every``:
     batches per grid adaptation of a VEGAS safe component (3: VEGAS's own batch is calls/15, the
     flow's calls/50).
     ``premap``: None or "vegas"; ``premap_batches``: batches that adapt the VEGAS map first.
@@ -103,12 +108,13 @@ class FlowConfig(Config):
     2-core machine two threads made a training step 4× slower (a ReLU on 1024×64 numbers:
     8 ms with 2 threads against 30 µs with 1). ``seed``: initial weights and minibatches
     (None: drawn from the integrator's generator, so its seed fixes everything).
-    ``find_modes``: spend the first ``modes.search_batches`` training batches finding the
-    peaks of |f| and add one channel per peak, the channel weights then learned whatever
-    ``learn_weights`` says (:mod:`.modes`, settings :class:`~.modes.ModeConfig` in ``modes``);
-    for integrands with separated narrow peaks, e.g. camel in d = 16 (``--set
-    flow.find_modes=true``). Off by default: it spends 10 % of the training calls at the
-    default batch size and is measured on camel only (``benchmarks/results/camel16.md``).
+    ``find_modes``: spend a share ``modes.search_share`` of the first ``modes.search_batches``
+    training batches finding the peaks of |f| and add one channel per peak (:mod:`.modes`,
+    settings :class:`~.modes.ModeConfig` in ``modes``): with the selection, the channels join
+    the selected mixture and may be dropped by the choice; without it, every weight is learned
+    (Kleiss–Pittau, the former mode flow). For integrands with separated narrow peaks, e.g.
+    camel in d = 16 (``--set flow.find_modes=true``). Checkpoints keep the settings they were
+    made with (:meth:`Flow._legacy`).
     """
 
     model: CouplingConfig = field(default_factory=CouplingConfig)

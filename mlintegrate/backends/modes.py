@@ -2,11 +2,13 @@ r"""Mode discovery before training: find the peaks of |f|, then give each its ow
 
 A flow that starts as the identity sees a narrow peak only when a uniform point lands in it; in
 d = 16 none does (camel: two Gaussians of width 0.1, each ~10⁻¹³ of the cube), so it collapses
-onto whatever it saw first. :class:`ModeSeeded` spends the first ``search_batches`` training
-batches (of whatever size the integrator asks for; at the flow's default batch, calls/50, the
-default 5 batches are 10 % of the training calls) on a search, through ask/tell only:
+onto whatever it saw first. :class:`ModeSeeded` spends a share σ = ``search_share`` of the
+first ``search_batches`` training batches (of whatever size the integrator asks for; at the
+flow's default batch, calls/50, σ = 0.5 of the default 5 batches is 5 % of the training calls)
+on a search, through ask/tell only, the rest of those batches coming from the base mixture
+(q = σ q_s + (1 − σ) q_base at every point):
 
-1. batch 1 is uniform; the walkers (``n / offspring`` of them) start at the best half of its
+1. batch 1 is uniform; the walkers (``σ n / offspring`` of them) start at the best half of its
    points with f ≠ 0 and at as many random others;
 2. every later search batch draws from q_s = ν·1 + (1 − ν)/M Σ_m N_□(x_m, s_m) (ν = 0.1, N_□
    a diagonal normal truncated to the cube, :mod:`.cubenormal`): an exact density, so the
@@ -24,10 +26,14 @@ default 5 batches are 10 % of the training calls) on a search, through ask/tell 
    with an estimated mass e^ℓ̂ Π s_i√(2π) Z_i below ``min_mass`` of the largest are dropped, and at
    most ``max_modes`` are kept.
 
-The proposal is then ``Mixture([*base, N_□(x_1, κ s_1), …], learn_weights=True)`` (κ =
-``widen``): the base components (the flow, the safe one) keep 1 − ``share`` of the weight, the
-modes share the rest by estimated mass, and the channel weights are learned (Kleiss–Pittau,
-:mod:`.mixture`). The flow trains on points of the whole mixture, every mode included.
+The proposal is then a mixture of the base components (the flow, the safe one) and the
+channels N_□(x_k, κ s_k) (κ = ``widen``), the base keeping 1 − ``share`` of the starting weight
+and the modes sharing the rest by estimated mass: with ``select`` (the flow's default)
+``Mixture([flow, *channels, safe])`` whose weights are learned (Kleiss–Pittau, :mod:`.mixture`)
+until the held-out choice of :mod:`.selection` starts, the candidates including the same flow
+shares without the channels (so channels that do not help are dropped); without it
+``Mixture([*base, *channels], learn_weights=True)``. The flow trains on points of the whole
+mixture, every mode included.
 
 Unbiasedness: every point the integrator draws, search points included, has its exact density
 q_s, so the training estimates and any ``include_training`` average are unbiased; the base
