@@ -7,11 +7,10 @@ calls. Each seed runs, in one process with the same seed and budgets
 (``mlintegrate.report.compare``):
 
 - ``vegas``: the VEGAS map sampled i.i.d.;
-- ``flow``: the default flow;
-- ``flow+modes``: ``Flow(d, find_modes=True)`` (:mod:`mlintegrate.backends.modes`; the
-  command line's ``--set flow.find_modes=true``): the default's selected flow/VEGAS mixture
-  with one truncated-normal channel per peak found;
-- ``flow-nomodes``: ``Flow(d, find_modes=False)``;
+- ``flow``: the default flow (with the mode search since it became the default);
+- ``flow+modes``: ``Flow(d, find_modes=True)`` (:mod:`mlintegrate.backends.modes`): the
+  selected flow/VEGAS mixture with one truncated-normal channel per peak found;
+- ``flow-nomodes``: ``Flow(d, find_modes=False)``, the default before it had the search;
 - ``flow+modes-kp``: the former mode flow (uniform safe component, all weights learned by
   Kleiss–Pittau, ``select_weights=False``).
 

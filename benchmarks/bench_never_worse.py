@@ -46,7 +46,7 @@ from mlintegrate.report import compare, table_rows
 VARIANTS = {
     "vegas": lambda d: Vegas(d),
     "flow": lambda d: Flow(d),
-    "flow-uniform": lambda d: Flow(d, safe="uniform", select_weights=False),
+    "flow-uniform": lambda d: Flow(d, safe="uniform", select_weights=False, find_modes=False),
     "flow+premap": lambda d: Flow(d, premap="vegas"),
     "flow+vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True),
     "flow+both": lambda d: Flow(d, premap="vegas", safe="vegas", learn_weights=True),

@@ -329,3 +329,23 @@ def test_camel16_pulls_over_seeds_are_standard_normal():
     pulls = np.array(pulls)
     assert np.all(np.abs(pulls) < 4)
     assert abs(pulls.mean()) < 3 / math.sqrt(len(pulls)) and 0.1 < pulls.std() < 2.0
+
+
+@pytest.mark.slow
+def test_composed_mixture_pulls_over_seeds_are_standard_normal():
+    """The default flow with the search, the held-out choice running (select_batches=2), on
+    camel d = 4 (4·10⁴ calls in batches of 2000): pulls over 16 seeds."""
+    f = mli.functions.get("camel", dim=4)
+    pulls, kept = [], []
+    for seed in range(16):
+        b = Flow(4, find_modes=True, select_batches=2, **QUICK)
+        integ = mli.Integrator(b, rng=100 + seed, progress=False)
+        integ.train(f, calls=40_000, batch_size=2_000)
+        r = integ.integrate(f, calls=20_000)
+        m = b.proposal.mixture
+        assert m.selection and r.sdev / f.exact < 0.02
+        kept.append(m.weights[1:-1].sum() > 0)
+        pulls.append((r.mean - f.exact) / r.sdev)
+    pulls = np.array(pulls)
+    assert np.all(np.abs(pulls) < 4) and any(kept)
+    assert abs(pulls.mean()) < 3 / math.sqrt(len(pulls)) and 0.5 < pulls.std() < 1.6
