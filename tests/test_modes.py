@@ -213,7 +213,7 @@ def test_search_batches_mix_the_base_mixture_at_search_share():
 def test_without_modes_the_composed_proposal_is_the_default_mixture():
     b = Flow(3, find_modes=True, **QUICK)
     b.proposal._build(np.empty((0, 3)), np.empty((0, 3)), np.empty(0))
-    m, default = b.proposal.mixture, Flow(3, **QUICK).proposal
+    m, default = b.proposal.mixture, Flow(3, find_modes=False, **QUICK).proposal
     assert [type(c) for c in m.components] == [type(c) for c in default.components]
     np.testing.assert_array_equal(m.weights, default.weights)
     assert m.select and not m.learn_weights and m.config() == default.config()
