@@ -7,9 +7,12 @@ calls. Each seed runs, in one process with the same seed and budgets
 (``mlintegrate.report.compare``):
 
 - ``vegas``: the VEGAS map sampled i.i.d.;
-- ``flow``: the default flow;
-- ``flow+modes``: ``Flow(d, find_modes=True)`` (:mod:`mlintegrate.backends.modes`; the
-  command line's ``--set flow.find_modes=true``).
+- ``flow``: the default flow (with the mode search since it became the default);
+- ``flow+modes``: ``Flow(d, find_modes=True)`` (:mod:`mlintegrate.backends.modes`): the
+  selected flow/VEGAS mixture with one truncated-normal channel per peak found;
+- ``flow-nomodes``: ``Flow(d, find_modes=False)``, the default before it had the search;
+- ``flow+modes-kp``: the former mode flow (uniform safe component, all weights learned by
+  Kleiss–Pittau, ``select_weights=False``).
 
 Writes ``benchmarks/results/camel16.{json,md}`` (rewritten after every seed), with PASS/FAIL per
 row and the modes found and learned channel weights of ``flow+modes``.
@@ -27,7 +30,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from bench_core import RESULTS, _jsonable, case_table, machine_info, ratios_to_vegas, record
 
@@ -39,6 +41,8 @@ VARIANTS = {
     "vegas": lambda d: Vegas(d),
     "flow": lambda d: Flow(d),
     "flow+modes": lambda d: Flow(d, find_modes=True),
+    "flow-nomodes": lambda d: Flow(d, find_modes=False),
+    "flow+modes-kp": lambda d: Flow(d, find_modes=True, select_weights=False),
 }
 MAX_PULL, MAX_RSD = 3.0, 2.0
 
@@ -48,6 +52,9 @@ def modes_found(backend: Flow) -> dict[str, Any] | None:
     seeded = backend.proposal
     if not backend.settings.find_modes or seeded.mixture is None:
         return None
+    k = len(seeded.channels)
+    modes = [f"mode{i}" for i in range(k)]
+    names = ["flow", *modes, "vegas"] if seeded.select else ["flow", "safe", *modes]
     return {
         "channels": [
             {
@@ -57,7 +64,8 @@ def modes_found(backend: Flow) -> dict[str, Any] | None:
             }
             for c in seeded.channels
         ],
-        "weights [flow, safe, channels...]": seeded.mixture.weights.tolist(),
+        "weights": dict(zip(names, seeded.mixture.weights.tolist(), strict=True)),
+        "selection": seeded.mixture.selection.get("share") if seeded.select else None,
     }
 
 
@@ -118,8 +126,8 @@ def markdown(doc: dict[str, Any]) -> str:
                     f"width {c['width_mean']:.3f}"
                     for c in found["channels"]
                 )
-                w = np.round(found["weights [flow, safe, channels...]"], 3).tolist()
-                lines.append(f"{name}: channels {chans}; weights [flow, safe, channels] {w}.")
+                w = ", ".join(f"{c} {x:.3g}" for c, x in found["weights"].items())
+                lines.append(f"{name}: channels {chans}; weights {w}.")
         lines.append("")
     return "\n".join(lines) + "\n"
 

@@ -6,7 +6,8 @@ flow loses) is the test. Each case runs, in one process with the same seed, trai
 evaluation calls (``mlintegrate.report.compare``):
 
 - ``vegas``: the VEGAS map sampled i.i.d.;
-- ``flow``: the default flow, which is ``flow+select`` below since this table chose it;
+- ``flow``: the default flow: ``flow+select`` below since this table chose it, with the mode
+  search (``flow+modes``) since ``never_worse_modes.md`` chose that;
 - ``flow-uniform``: the former default (uniform safe component at fixed λ = 0.05);
 - ``flow+premap``: the flow on the y-space of a VEGAS map (5 VEGAS batches first);
 - ``flow+vegas-safe``: Mixture([flow, VEGAS]) with multi-channel weights learned each batch;
@@ -14,7 +15,10 @@ evaluation calls (``mlintegrate.report.compare``):
 - ``flow+select``: Mixture([flow, VEGAS]) whose weights are *chosen* after each batch by the
   held-out ε_median-max and rsd of each candidate flow share t (pure VEGAS, t = 0, always
   among them; ``FlowConfig(safe="vegas", select_weights=True)``, :mod:`mlintegrate.backends.
-  selection`): today's default, so the same proposal as ``flow``.
+  selection`): the default without the mode search;
+- ``flow+modes`` / ``flow-nomodes``: the default with the mode search on / off
+  (``find_modes``, :mod:`mlintegrate.backends.modes`: the mode channels join the selected
+  mixture, and the choice may drop them).
 
 Writes ``benchmarks/results/never_worse.{json,md}`` (rewritten after every case), with PASS/FAIL
 per case: ε_median-max and rsd at least as good as VEGAS's.
@@ -37,17 +41,34 @@ from bench_core import RESULTS, _jsonable, case_table, machine_info, ratios_to_v
 from bench_flow import load_case
 
 from mlintegrate.backends import Flow, Vegas
+from mlintegrate.backends.modes import ModeSeeded
 from mlintegrate.report import compare, table_rows
 
 VARIANTS = {
     "vegas": lambda d: Vegas(d),
     "flow": lambda d: Flow(d),
-    "flow-uniform": lambda d: Flow(d, safe="uniform", select_weights=False),
-    "flow+premap": lambda d: Flow(d, premap="vegas"),
-    "flow+vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True),
-    "flow+both": lambda d: Flow(d, premap="vegas", safe="vegas", learn_weights=True),
-    "flow+select": lambda d: Flow(d, safe="vegas", select_weights=True),
+    "flow-uniform": lambda d: Flow(d, safe="uniform", select_weights=False, find_modes=False),
+    "flow+premap": lambda d: Flow(d, premap="vegas", find_modes=False),
+    "flow+vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True, find_modes=False),
+    "flow+both": lambda d: Flow(
+        d, premap="vegas", safe="vegas", learn_weights=True, find_modes=False
+    ),
+    "flow+select": lambda d: Flow(d, safe="vegas", select_weights=True, find_modes=False),
+    "flow+modes": lambda d: Flow(d, find_modes=True),
+    "flow-nomodes": lambda d: Flow(d, find_modes=False),
 }
+
+
+def mixture_of(backend: Flow) -> tuple[Any, list[str]]:
+    """The flow's mixture (the mode mixture once built) and its components' names."""
+    proposal = backend.proposal
+    if isinstance(proposal, ModeSeeded):
+        if proposal.mixture is None:
+            return None, []
+        k = len(proposal.channels)
+        names = ["flow", *(f"mode{i}" for i in range(k)), "vegas"] if proposal.select else []
+        return proposal.mixture, names or ["flow", "safe", *(f"mode{i}" for i in range(k))]
+    return proposal, ["flow", "vegas"]
 
 
 def run_case(spec: str, calls_train: int, calls: int, seed: int, variants: list[str]):
@@ -65,15 +86,20 @@ def run_case(spec: str, calls_train: int, calls: int, seed: int, variants: list[
         eff_ok = r["eff_median_max"] >= vegas["eff_median_max"]
         rsd_ok = r["rsd"] <= vegas["rsd"]
         verdicts[r["backend"]] = "PASS" if eff_ok and rsd_ok else "FAIL"
-    weights = {
-        name: b.proposal.weights.tolist()
+    mixtures = {
+        name: mixture_of(b)
         for name, b in backends.items()
         if isinstance(b, Flow) and (b.settings.learn_weights or b.settings.selects)
     }
+    weights = {
+        name: dict(zip(names, m.weights.tolist(), strict=True))
+        for name, (m, names) in mixtures.items()
+        if m is not None
+    }
     selections = {
-        name: b.proposal.selection
-        for name, b in backends.items()
-        if isinstance(b, Flow) and b.settings.selects
+        name: m.selection
+        for name, (m, _) in mixtures.items()
+        if m is not None and m.select and m.selection
     }
     return {
         "case": spec,
@@ -111,17 +137,21 @@ def markdown(doc: dict[str, Any]) -> str:
         verdicts = ", ".join(f"{k}: {v}" for k, v in case["never_worse"].items())
         lines.append(f"ε_median-max and rsd ≥ VEGAS's: {verdicts}.")
         if case["learned_weights"]:
-            w = "; ".join(f"{k} [flow, vegas] = {v}" for k, v in case["learned_weights"].items())
+            w = "; ".join(
+                f"{k} " + ", ".join(f"{c} {x:.3g}" for c, x in v.items())
+                for k, v in case["learned_weights"].items()
+            )
             lines.append(f"Weights at the end: {w}.")
         for name, sel in case.get("selections", {}).items():
+            plain = sel.get("without_optional") or [False] * len(sel["candidates"])
             figures = ", ".join(
-                f"t={t:g}: {e:.1%}/{r:.3f}"
-                for t, e, r in zip(
-                    sel["candidates"], sel["eps_median_max"], sel["rsd"], strict=True
+                f"t={t:g}{' (no modes)' if p and t > 0 else ''}: {e:.1%}/{r:.3f}"
+                for t, e, r, p in zip(
+                    sel["candidates"], sel["eps_median_max"], sel["rsd"], plain, strict=True
                 )
             )
             lines.append(
-                f"{name}: last choice t = {sel['share']:g} (flow share); held-out estimates "
+                f"{name}: last choice t = {sel['share']:g} (non-VEGAS share); held-out estimates "
                 f"ε_median-max/rsd on the pool of {sel['points']:,} training points: {figures}."
             )
         lines.append("")
@@ -137,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calls", type=float, default=2e5)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--name", default="never_worse", help="output file stem")
     args = parser.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     bad = [v for v in variants if v not in VARIANTS]
@@ -152,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for spec in [c.strip() for c in args.cases.split(",") if c.strip()]:
         case = run_case(spec, int(args.train_calls), int(args.calls), args.seed, variants)
         doc["cases"].append(case)
-        (args.out / "never_worse.json").write_text(json.dumps(_jsonable(doc), indent=2) + "\n")
-        (args.out / "never_worse.md").write_text(markdown(doc))
+        (args.out / f"{args.name}.json").write_text(json.dumps(_jsonable(doc), indent=2) + "\n")
+        (args.out / f"{args.name}.md").write_text(markdown(doc))
         print(markdown({**doc, "cases": [case]}), flush=True)
     return 0
 

@@ -32,9 +32,16 @@ CONFIGURATIONS: dict[str, Callable[[int], mli.backends.Backend]] = {
     "flow-premap": lambda d: Flow(d, premap="vegas", premap_batches=2, **QUICK),
     "flow-vegas-safe": lambda d: Flow(d, safe="vegas", learn_weights=True, **QUICK),
     # the former default: the uniform safe component at fixed weight λ = 0.05
-    "flow-uniform-safe": lambda d: Flow(d, safe="uniform", select_weights=False, **QUICK),
-    # mode search on 3 of the 6 training batches, then flow + safe + one channel per peak
+    "flow-uniform-safe": lambda d: Flow(
+        d, safe="uniform", select_weights=False, find_modes=False, **QUICK
+    ),
+    # mode search on 3 of the 6 training batches, then [flow, *one channel per peak, VEGAS]
+    # with the default's selection ...
     "flow-modes": lambda d: Flow(d, find_modes=True, search_batches=3, **QUICK),
+    # ... or the former [flow, uniform, *channels] with all weights learned
+    "flow-modes-kp": lambda d: Flow(
+        d, find_modes=True, select_weights=False, search_batches=3, **QUICK
+    ),
     "mixture-vegas-flow": lambda d: Mixture(
         [Vegas(d), Flow(d, defensive=0.0, **QUICK)], [0.3, 0.7]
     ),

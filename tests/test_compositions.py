@@ -230,7 +230,7 @@ def test_multichannel_weights_find_the_variance_minimum():
 
 def test_flow_with_a_vegas_safe_component_learns_its_weights_and_resumes(tmp_path):
     f = mli.functions.get("camel", dim=2)
-    b = Flow(2, safe="vegas", learn_weights=True, **QUICK)
+    b = Flow(2, safe="vegas", learn_weights=True, find_modes=False, **QUICK)
     integ = mli.Integrator(b, rng=3, progress=False)
     integ.train(f, calls=8_000, batch_size=2_000)
     weights = b.proposal.weights

@@ -14,9 +14,11 @@ from conftest import QUICK
 from scipy import stats
 
 import mlintegrate as mli
-from mlintegrate.backends import Flow, FlowConfig, Uniform
+from mlintegrate.backends import Flow, FlowConfig, Mixture, Uniform
 from mlintegrate.backends.cubenormal import TruncatedNormal, log_pdf, sample
 from mlintegrate.backends.modes import ModeConfig, ModeSearch, ModeSeeded
+from mlintegrate.backends.pooled_vegas import PooledVegas
+from mlintegrate.backends.selection import candidate_weights
 from mlintegrate.errors import ConfigError, MLIntegrateError
 
 
@@ -152,6 +154,131 @@ def test_resuming_in_the_middle_of_the_search_repeats_the_run(tmp_path):
     np.testing.assert_allclose(resumed.backend.density(x), whole.backend.density(x), rtol=1e-9)
 
 
+# ------------------------------------------------------------------------------ composed
+def _composed(dim=4, calls=24_000, batch=2_000, seed=5, **changes):
+    """The default flow with the search on camel: [flow, *modes, VEGAS], selected weights."""
+    b = Flow(dim, find_modes=True, search_batches=3, select_batches=2, **QUICK, **changes)
+    integ = mli.Integrator(b, rng=seed, progress=False)
+    integ.train(mli.functions.get("camel", dim=dim), calls=calls, batch_size=batch)
+    return b, integ
+
+
+def test_modes_join_the_selected_flow_vegas_mixture():
+    b, _ = _composed()
+    m = b.proposal.mixture
+    assert m.select and m.learn_weights and len(b.proposal.channels) == 2
+    assert m.components[0] is b.proposal.base[0] and m.components[-1] is b.safe
+    assert isinstance(b.safe, PooledVegas) and m.optional == [1, 2]
+    assert m.components[1:3] == b.proposal.channels
+    # the choice ran on the pool, candidates with and without the channels among them
+    sel = m.selection
+    assert sel["points"] == 4_000 and any(sel["without_optional"])
+    assert not all(sel["without_optional"])
+    assert m.weights[-1] > 0 and abs(m.weights.sum() - 1) < 1e-12
+    # on camel the channels are worth keeping: the choice keeps them
+    assert m.weights[1:3].sum() > 0.1
+
+
+def test_composed_density_is_exact_and_integrates_to_one():
+    b, _ = _composed()
+    u, q = b.sample(20_000, rng=4)
+    np.testing.assert_allclose(b.density(u), q, rtol=1e-12)
+    m = b.proposal.mixture
+    direct = sum(a * c.density(u) for a, c in zip(m.weights, m.components, strict=True) if a > 0)
+    np.testing.assert_allclose(q, direct, rtol=1e-12)
+    x = np.random.default_rng(5).random((100_000, 4))
+    qx = b.density(x)
+    assert abs(qx.mean() - 1.0) < 5 * qx.std() / math.sqrt(len(qx))
+
+
+def test_search_batches_mix_the_base_mixture_at_search_share():
+    """During the search q = σ q_search + (1 − σ) q_base at every point, σ = search_share;
+    σ = 1 draws from the search density alone (the behaviour before search_share)."""
+    f = mli.functions.get("camel", dim=3)
+    for sigma in (0.3, 1.0):
+        b = Flow(3, find_modes=True, search_batches=4, search_share=sigma, **QUICK)
+        integ = mli.Integrator(b, rng=1, progress=False)
+        integ.train(f, calls=4_000, batch_size=2_000)  # 2 of the 4 search batches
+        seeded = b.proposal
+        assert seeded.mixture is None and len(seeded.search.x)
+        u, q = b.sample(5_000, rng=2)
+        expected = sigma * seeded.search.density(u)
+        if sigma < 1:
+            expected = expected + (1 - sigma) * seeded.base_mixture.density(u)
+        np.testing.assert_allclose(q, expected, rtol=1e-12)
+        # the walkers come from the search's own share of the first batch
+        assert len(seeded.search.x) == min(int(2_000 * sigma) // seeded.search.offspring, 2_000)
+
+
+def test_without_modes_the_composed_proposal_is_the_default_mixture():
+    b = Flow(3, find_modes=True, **QUICK)
+    b.proposal._build(np.empty((0, 3)), np.empty((0, 3)), np.empty(0))
+    m, default = b.proposal.mixture, Flow(3, find_modes=False, **QUICK).proposal
+    assert [type(c) for c in m.components] == [type(c) for c in default.components]
+    np.testing.assert_array_equal(m.weights, default.weights)
+    assert m.select and not m.learn_weights and m.config() == default.config()
+
+
+def test_the_choice_drops_channels_that_do_not_help():
+    """A channel far from the integrand's mass is optional: the choice gives it weight 0."""
+    f = mli.functions.get("camel", dim=2)
+    far = TruncatedNormal(2, [0.95, 0.05], [0.02, 0.02])
+    m = Mixture([Uniform(2), far, Uniform(2)], [0.45, 0.1, 0.45], select=True, optional=[1])
+    m.select_batches = 1
+    integ = mli.Integrator(m, rng=3, progress=False)
+    integ.train(f, calls=6_000, batch_size=2_000)
+    assert m.selection and m.weights[1] == 0.0
+    np.testing.assert_allclose(m.weights.sum(), 1.0)
+    with pytest.raises(MLIntegrateError, match="optional must index components 0…1"):
+        Mixture([Uniform(2), far, Uniform(2)], select=True, optional=[2])
+
+
+def test_candidate_weights_with_optional_components():
+    cands = candidate_weights(np.array([0.5, 0.3, 0.2]), optional=[1])
+    with_opt, without = np.split(cands, 2)
+    np.testing.assert_allclose(cands.sum(axis=1), 1.0)
+    assert np.all(with_opt[1:, 1] > 0) and np.all(without[:, 1] == 0)
+    np.testing.assert_array_equal(with_opt[:, 2], without[:, 2])  # the same shares t
+    np.testing.assert_array_equal(cands[0], [0.0, 0.0, 1.0])  # t = 0 first: the fallback
+
+
+def test_composed_saves_loads_and_resumes_exactly(tmp_path):
+    b, integ = _composed(calls=20_000)
+    path = tmp_path / "modes.npz"
+    integ.save(path)
+    loaded = mli.Integrator.load(path)
+    f = mli.functions.get("camel", dim=4)
+    x = np.random.default_rng(5).random((500, 4))
+    np.testing.assert_array_equal(loaded.backend.density(x), b.density(x))
+    integ.train(f, calls=4_000, batch_size=2_000)
+    loaded.train(f, calls=4_000, batch_size=2_000)
+    weights = loaded.backend.proposal.mixture.weights
+    np.testing.assert_array_equal(weights, b.proposal.mixture.weights)
+    np.testing.assert_array_equal(loaded.backend.density(x), b.density(x))
+
+
+@pytest.mark.parametrize("saved", ["no-search", "kp-layout"])
+def test_checkpoints_keep_the_settings_they_were_made_with(saved):
+    """A file without the search (saved before find_modes existed) loads without it; one
+    whose mode mixture has no layout mark (saved while find_modes turned the selection off)
+    keeps select_weights None resolving to False."""
+    f = mli.functions.get("camel", dim=3)
+    old = (
+        Flow(3, find_modes=False, **QUICK)
+        if saved == "no-search"
+        else Flow(3, find_modes=True, select_weights=False, search_batches=2, **QUICK)
+    )
+    mli.Integrator(old, rng=2, progress=False).train(f, calls=8_000, batch_size=2_000)
+    state = old.state_dict()
+    state.pop("modes.layout", None)
+    now = Flow(3, find_modes=True, **QUICK)  # the settings as such a file states them
+    now.load_state_dict(state)
+    assert now.settings.find_modes == (saved == "kp-layout")
+    assert now.settings.selects == (saved == "no-search")  # each as it was made
+    x = np.random.default_rng(4).random((300, 3))
+    np.testing.assert_array_equal(now.density(x), old.density(x))
+
+
 # ------------------------------------------------------------------------------ bad input
 @pytest.mark.parametrize(
     ("changes", "words"),
@@ -202,3 +329,23 @@ def test_camel16_pulls_over_seeds_are_standard_normal():
     pulls = np.array(pulls)
     assert np.all(np.abs(pulls) < 4)
     assert abs(pulls.mean()) < 3 / math.sqrt(len(pulls)) and 0.1 < pulls.std() < 2.0
+
+
+@pytest.mark.slow
+def test_composed_mixture_pulls_over_seeds_are_standard_normal():
+    """The default flow with the search, the held-out choice running (select_batches=2), on
+    camel d = 4 (4·10⁴ calls in batches of 2000): pulls over 16 seeds."""
+    f = mli.functions.get("camel", dim=4)
+    pulls, kept = [], []
+    for seed in range(16):
+        b = Flow(4, find_modes=True, select_batches=2, **QUICK)
+        integ = mli.Integrator(b, rng=100 + seed, progress=False)
+        integ.train(f, calls=40_000, batch_size=2_000)
+        r = integ.integrate(f, calls=20_000)
+        m = b.proposal.mixture
+        assert m.selection and r.sdev / f.exact < 0.02
+        kept.append(m.weights[1:-1].sum() > 0)
+        pulls.append((r.mean - f.exact) / r.sdev)
+    pulls = np.array(pulls)
+    assert np.all(np.abs(pulls) < 4) and any(kept)
+    assert abs(pulls.mean()) < 3 / math.sqrt(len(pulls)) and 0.5 < pulls.std() < 1.6

@@ -202,23 +202,26 @@ def test_flow_default_is_the_vegas_safe_selected_mixture():
     a checkpoint's explicit settings stay what they say."""
     default = Flow(2)
     assert isinstance(default.safe, PooledVegas) and default.proposal.select
-    for changes in ({"learn_weights": True}, {"find_modes": True}):
-        b = Flow(2, **changes)
-        assert isinstance(b.safe, Uniform) and not b.settings.selects
+    assert default.settings.find_modes and type(default.proposal).__name__ == "ModeSeeded"
+    plain = Flow(2, find_modes=False)  # without the mode search: the selected flow/VEGAS pair
+    assert isinstance(plain.proposal, Mixture) and plain.proposal.select
+    learned = Flow(2, learn_weights=True)
+    assert isinstance(learned.safe, Uniform) and not learned.settings.selects
+    modes = Flow(2, find_modes=True)  # the mode channels compose with the selection
+    assert isinstance(modes.safe, PooledVegas) and modes.proposal.select
     assert not Flow(2, defensive=0.0).settings.selects
     vegas_learned = Flow(2, safe="vegas", learn_weights=True)
     assert isinstance(vegas_learned.safe, PooledVegas) and not vegas_learned.proposal.select
     former = Flow(2, FlowConfig.from_dict({"safe": "uniform", "select_weights": False}))
     assert isinstance(former.safe, Uniform) and not former.proposal.select
-    with pytest.raises(ConfigError, match="find_modes"):
-        Flow(2, find_modes=True, select_weights=True)
+    assert Flow(2, find_modes=True, select_weights=True).proposal.select
 
 
 def test_the_choice_waits_for_twice_the_pool():
     """Weights stay the initial ones for 2·select_batches batches (the pool would judge a
     flow still learning fast), then the held-out choice sets them."""
     f = mli.functions.get("camel", dim=2)
-    b = Flow(2, select_batches=2, **QUICK)
+    b = Flow(2, select_batches=2, find_modes=False, **QUICK)
     integ = mli.Integrator(b, rng=3, progress=False)
     integ.train(f, calls=3_000, batch_size=1_000)
     assert not b.proposal.selection
@@ -230,7 +233,15 @@ def test_the_choice_waits_for_twice_the_pool():
 
 def test_flow_with_selected_weights_saves_loads_and_resumes_exactly(tmp_path):
     f = mli.functions.get("camel", dim=2)
-    b = Flow(2, safe="vegas", select_weights=True, select_batches=1, safe_every=2, **QUICK)
+    b = Flow(
+        2,
+        safe="vegas",
+        select_weights=True,
+        select_batches=1,
+        safe_every=2,
+        find_modes=False,
+        **QUICK,
+    )
     integ = mli.Integrator(b, rng=3, progress=False)
     integ.train(f, calls=3_000, batch_size=1_000)  # 3 batches: VEGAS has one pending batch
     assert b.safe._pending and b.proposal.selection

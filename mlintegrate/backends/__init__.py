@@ -161,6 +161,7 @@ def build(spec: dict[str, Any]) -> Backend:
             config.get("moment", 2.0),
             config.get("select", False),
             config.get("select_batches", 10),
+            config.get("optional", ()),
         )
     if name == "pooled_vegas":
         from .pooled_vegas import PooledVegas

@@ -16,10 +16,16 @@ where the flow does not help (top_decay) and keeps the flow where it does. Measu
 training calls, seed 3 (``benchmarks/results/never_worse.md``), this default against the former
 one (``safe="uniform"``, λ = 1 − t = ``defensive`` fixed) is at least as good in ε_median-max
 on every case (top_decay 68.1 % vs 41.3 %, camel d=8 20.7 % vs 9.2 %) and in rsd on all but
-camel d=4, where it trades rsd for ε. ``safe="uniform", select_weights=False`` restores the
-former proposal. With another weight rule (``learn_weights``, or ``find_modes``, which learns
-its channel weights) or ``defensive=0`` the default is the uniform safe component at starting
-weight λ = ``defensive``.
+camel d=4, where it trades rsd for ε. ``safe="uniform", select_weights=False,
+find_modes=False`` restores the former proposal. With another weight rule (``learn_weights``)
+or ``defensive=0`` the default is the uniform safe component at starting weight λ =
+``defensive``.
+
+With ``find_modes`` (the default) the first ``modes.search_batches`` batches also search the
+peaks of |f| (:mod:`.modes`) and the proposal becomes ``Mixture([core, *channels, safe])``, one
+truncated-normal channel per peak found, whose weights are learned (Kleiss–Pittau) until the
+held-out choice starts and then chosen as above among candidates with and without the
+channels: where the channels do not help, the choice drops them (weight 0).
 
 With ``premap="vegas"`` (MadNIS style) the core is ``Mapped(flow, VegasMap)``: the VEGAS grid
 adapts on the first ``premap_batches`` batches (the flow stays the identity meanwhile) and is
@@ -93,7 +99,7 @@ class FlowConfig(Config):
     :data:`~.selection.SHARES`, t = 0 being the safe component alone) with the best held-out
     ε_median-max among those with rsd ≤ the safe component's, estimated by reweighting the
     last ``select_batches`` batches (:mod:`.selection`); None (default): on unless
-    ``learn_weights``, ``find_modes`` or ``defensive`` = 0 (:attr:`selects`). ``safe_every``:
+    ``learn_weights`` or ``defensive`` = 0 (:attr:`selects`). ``safe_every``:
     batches per grid adaptation of a VEGAS safe component (3: VEGAS's own batch is calls/15, the
     flow's calls/50).
     ``premap``: None or "vegas"; ``premap_batches``: batches that adapt the VEGAS map first.
@@ -103,12 +109,19 @@ class FlowConfig(Config):
     2-core machine two threads made a training step 4× slower (a ReLU on 1024×64 numbers:
     8 ms with 2 threads against 30 µs with 1). ``seed``: initial weights and minibatches
     (None: drawn from the integrator's generator, so its seed fixes everything).
-    ``find_modes``: spend the first ``modes.search_batches`` training batches finding the
-    peaks of |f| and add one channel per peak, the channel weights then learned whatever
-    ``learn_weights`` says (:mod:`.modes`, settings :class:`~.modes.ModeConfig` in ``modes``);
-    for integrands with separated narrow peaks, e.g. camel in d = 16 (``--set
-    flow.find_modes=true``). Off by default: it spends 10 % of the training calls at the
-    default batch size and is measured on camel only (``benchmarks/results/camel16.md``).
+    ``find_modes``: spend a share ``modes.search_share`` of the first ``modes.search_batches``
+    training batches finding the peaks of |f| and add one channel per peak (:mod:`.modes`,
+    settings :class:`~.modes.ModeConfig` in ``modes``): with the selection, the channels join
+    the selected mixture and may be dropped by the choice; without it, every weight is learned
+    (Kleiss–Pittau, the former mode flow). For integrands with separated narrow peaks, e.g.
+    camel in d = 16. On by default: measured side by side at 10⁶ training calls, seed 3
+    (``benchmarks/results/never_worse_modes.md``, ``camel16_modes.md``), the default with the
+    search is at least as good as without it in ε_median-max and rsd on top_decay, ee_qqg@diet
+    and camel d = 4, 8 (where the choice drops the channels it changes nothing but the
+    search's 5 % of the training points), and on camel d = 16 it finds both peaks (pull +1.67,
+    rsd 0.50 where the flow without it had −2.63 and 52). ``find_modes=False`` (``--set
+    flow.find_modes=false``) turns it off; checkpoints keep the settings they were made with
+    (:meth:`Flow._legacy`).
     """
 
     model: CouplingConfig = field(default_factory=CouplingConfig)
@@ -125,7 +138,7 @@ class FlowConfig(Config):
     device: str = "cpu"
     threads: int | None = 1
     seed: int | None = None
-    find_modes: bool = False
+    find_modes: bool = True
     modes: ModeConfig = field(default_factory=ModeConfig)
 
     def __post_init__(self) -> None:
@@ -148,20 +161,15 @@ class FlowConfig(Config):
         if self.seed is not None:
             int_at_least("seed", self.seed, 0, "a non-negative int or None")
         choice("find_modes", self.find_modes, (False, True))
-        if self.find_modes and self.select_weights is True:
-            raise ConfigError(
-                "find_modes=True learns the channel weights itself and cannot be combined with "
-                "select_weights=True: set one of them to false"
-            )
 
     @property
     def selects(self) -> bool:
         """Whether the weights are selected: ``select_weights``, or by default (None) on
-        unless another weight rule is asked for (``learn_weights``, ``find_modes``, which
-        learns its channel weights) or there is no safe component (``defensive`` = 0)."""
+        unless another weight rule is asked for (``learn_weights``) or there is no safe
+        component (``defensive`` = 0). ``find_modes`` composes with either."""
         if self.select_weights is not None:
             return self.select_weights
-        return self.defensive > 0 and not (self.find_modes or self.learn_weights)
+        return self.defensive > 0 and not self.learn_weights
 
     @property
     def safe_component(self) -> str:
@@ -184,6 +192,10 @@ class Flow(Composed):
     def __init__(self, dim: int, config: FlowConfig | None = None, **changes: Any):
         super().__init__(dim)
         self.settings = (config if config is not None else FlowConfig()).with_values(**changes)
+        self._assemble()
+
+    def _assemble(self) -> None:
+        """Build the learned core, the pre-map, the safe component and the proposal."""
         s = self.settings
         self.learned = LearnedProposal(
             self.dim,
@@ -207,7 +219,15 @@ class Flow(Composed):
         if s.find_modes:
             base = [core, self.safe] if s.defensive > 0 else [core]
             weights = [1.0 - s.defensive, s.defensive] if s.defensive > 0 else [1.0]
-            self.proposal = ModeSeeded(base, weights, s.modes, WEIGHT_FLOOR, s.weight_moment)
+            self.proposal = ModeSeeded(
+                base,
+                weights,
+                s.modes,
+                WEIGHT_FLOOR,
+                s.weight_moment,
+                select=s.selects,
+                select_batches=s.select_batches,
+            )
             return
         self.proposal = (
             Mixture(
@@ -236,7 +256,21 @@ class Flow(Composed):
             state.update(prefixed("modes.", self.proposal.state_dict()))
         return state
 
+    def _legacy(self, state: dict[str, np.ndarray]) -> None:
+        """Settings a checkpoint was made with where today's resolution of them differs:
+        a file without the mode search (saved before ``find_modes`` existed) has none; one
+        with the search but without ``modes.layout`` (saved while ``find_modes`` turned the
+        selection off) had ``select_weights`` None resolve to False."""
+        s = self.settings
+        if s.find_modes and "modes.search.batches" not in state:
+            self.settings = s.with_values(find_modes=False)
+        elif s.find_modes and "modes.layout" not in state and s.select_weights is None:
+            self.settings = s.with_values(select_weights=False)
+        if self.settings is not s:
+            self._assemble()
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self._legacy(state)
         self.learned.load_state_dict(state)
         if self.premap is not None:
             premap = unprefixed("premap.", state)

@@ -19,16 +19,18 @@ weight kept ≥ ``floor`` (so a component that is the safe one stays in). The we
 between batches, so every estimate stays unbiased.
 
 With ``select`` the weights in use are *chosen* after each batch by the held-out figure
-(:mod:`.selection`): the component densities at the batch's points, taken before any
-component learns from them, make a pool of the last ``select_batches`` batches, from which
-ε_median-max and rsd of every candidate α(t) = t · α_ref + (1 − t) · e_safe are estimated by
-reweighting (α_ref: the learned weights with ``learn_weights``, else the initial ones; the
-safe component is the last). t = 0, the safe component alone, is always a candidate; a
-component of weight 0 is not sampled, and evaluated only on training points (for the pool).
-The choice starts after 2 · ``select_batches`` batches, the weights being the initial ones
-until then: each pooled density is the one of its own batch, so a pool of the first batches
-judges the flow as it was while it still learned fast, and at 4·10⁴ calls in 10 batches the
-choice fell to VEGAS (rsd 2.45 where the flow alone reached 0.59 and VEGAS 2.31, camel d=4).
+(:mod:`.selection`): the component densities at the batch's points, taken before any component
+learns from them, make a pool of the last ``select_batches`` batches, from which ε_median-max and
+rsd of every candidate α(t) = t · α_ref + (1 − t) · e_safe are estimated by reweighting (α_ref: the
+learned weights with ``learn_weights``, which are also the weights in use until the choice starts,
+else the initial ones; the safe component is the last), and, for the components listed in
+``optional`` (mode channels), the same candidates without them. t = 0, the safe component alone, is
+always a candidate; a component of weight 0 is not sampled, and evaluated only on training points
+(for the pool). The choice starts after 2 · ``select_batches`` batches, the weights being the
+initial (or learned) ones until then: each pooled density is the one of its own batch, so a pool of
+the first batches judges the flow as it was while it still learned fast, and at 4·10⁴ calls in 10
+batches the choice fell to VEGAS (rsd 2.45 where the flow alone reached 0.59 and VEGAS 2.31, camel
+d=4).
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Mixture(Backend):
         moment: float = 2.0,
         select: bool = False,
         select_batches: int = 10,
+        optional: Sequence[int] = (),
     ):
         components = list(components)
         if not components or not all(isinstance(c, Backend) for c in components):
@@ -121,6 +124,12 @@ class Mixture(Backend):
         self.initial_weights = w / w.sum()
         self.select = bool(select)
         self.select_batches = int_at_least("select_batches", select_batches, 1, "e.g. 10")
+        self.optional = sorted({int(k) for k in optional})
+        if any(not 0 <= k < len(components) - 1 for k in self.optional):
+            raise MLIntegrateError(
+                f"optional must index components 0…{len(components) - 2} (not the safe, last "
+                f"one), got {list(optional)!r}"
+            )
         self.reference_weights = self.initial_weights.copy()
         self.selection: dict[str, Any] = {}
         self._pool: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -176,7 +185,7 @@ class Mixture(Backend):
         f = np.concatenate([b[0] for b in self._pool])
         q = np.concatenate([b[1] for b in self._pool])
         dens = np.concatenate([b[2] for b in self._pool], axis=1)
-        candidates = candidate_weights(self.reference_weights, self.floor)
+        candidates = candidate_weights(self.reference_weights, self.floor, self.optional)
         eps, rsd = reweighted_figures(candidates, dens, q, f)
         best = choose(eps, rsd, fallback=0)
         self.selection = {
@@ -185,6 +194,9 @@ class Mixture(Backend):
             "eps_median_max": eps.tolist(),
             "rsd": rsd.tolist(),
             "points": int(f.size),
+            "without_optional": (
+                np.all(candidates[:, self.optional] == 0, axis=1).tolist() if self.optional else []
+            ),
         }
         self._set_weights(candidates[best])
 
@@ -200,7 +212,7 @@ class Mixture(Backend):
             self.reference_weights = multichannel_weights(
                 self.reference_weights, densities, q, f, self.floor, moment=self.moment
             )
-            if not self.select:
+            if not self.select or not self.selection:  # learned until the choice starts
                 self._set_weights(self.reference_weights)
         if self.select and self._pool and self._pooled_batches >= 2 * self.select_batches:
             self._select()
@@ -218,6 +230,7 @@ class Mixture(Backend):
             "moment": self.moment,
             "select": self.select,
             "select_batches": self.select_batches,
+            "optional": self.optional,
         }
 
     def weight_state(self) -> dict[str, np.ndarray]:

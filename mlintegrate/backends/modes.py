@@ -2,11 +2,13 @@ r"""Mode discovery before training: find the peaks of |f|, then give each its ow
 
 A flow that starts as the identity sees a narrow peak only when a uniform point lands in it; in
 d = 16 none does (camel: two Gaussians of width 0.1, each ~10⁻¹³ of the cube), so it collapses
-onto whatever it saw first. :class:`ModeSeeded` spends the first ``search_batches`` training
-batches (of whatever size the integrator asks for; at the flow's default batch, calls/50, the
-default 5 batches are 10 % of the training calls) on a search, through ask/tell only:
+onto whatever it saw first. :class:`ModeSeeded` spends a share σ = ``search_share`` of the
+first ``search_batches`` training batches (of whatever size the integrator asks for; at the
+flow's default batch, calls/50, σ = 0.5 of the default 5 batches is 5 % of the training calls)
+on a search, through ask/tell only, the rest of those batches coming from the base mixture
+(q = σ q_s + (1 − σ) q_base at every point):
 
-1. batch 1 is uniform; the walkers (``n / offspring`` of them) start at the best half of its
+1. batch 1 is uniform; the walkers (``σ n / offspring`` of them) start at the best half of its
    points with f ≠ 0 and at as many random others;
 2. every later search batch draws from q_s = ν·1 + (1 − ν)/M Σ_m N_□(x_m, s_m) (ν = 0.1, N_□
    a diagonal normal truncated to the cube, :mod:`.cubenormal`): an exact density, so the
@@ -24,10 +26,14 @@ default 5 batches are 10 % of the training calls) on a search, through ask/tell 
    with an estimated mass e^ℓ̂ Π s_i√(2π) Z_i below ``min_mass`` of the largest are dropped, and at
    most ``max_modes`` are kept.
 
-The proposal is then ``Mixture([*base, N_□(x_1, κ s_1), …], learn_weights=True)`` (κ =
-``widen``): the base components (the flow, the safe one) keep 1 − ``share`` of the weight, the
-modes share the rest by estimated mass, and the channel weights are learned (Kleiss–Pittau,
-:mod:`.mixture`). The flow trains on points of the whole mixture, every mode included.
+The proposal is then a mixture of the base components (the flow, the safe one) and the
+channels N_□(x_k, κ s_k) (κ = ``widen``), the base keeping 1 − ``share`` of the starting weight
+and the modes sharing the rest by estimated mass: with ``select`` (the flow's default)
+``Mixture([flow, *channels, safe])`` whose weights are learned (Kleiss–Pittau, :mod:`.mixture`)
+until the held-out choice of :mod:`.selection` starts, the candidates including the same flow
+shares without the channels (so channels that do not help are dropped); without it
+``Mixture([*base, *channels], learn_weights=True)``. The flow trains on points of the whole
+mixture, every mode included.
 
 Unbiasedness: every point the integrator draws, search points included, has its exact density
 q_s, so the training estimates and any ``include_training`` average are unbiased; the base
@@ -49,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from ..config import Config
-from ..errors import CheckpointError
+from ..errors import CheckpointError, MLIntegrateError
 from ..validate import int_at_least, number_in
 from .base import Backend, prefixed, unprefixed
 from .cubenormal import MAX_SCALE, MIN_SCALE, TruncatedNormal, log_normaliser, log_pdf, sample
@@ -72,7 +78,10 @@ class ModeConfig(Config):
     2d + 1 coefficients of the quadratic fit); ``max_modes``, ``merge`` (widths), ``min_mass``
     (relative): which end points become channels; ``widen``: channel width over fitted width;
     ``share``: initial weight of all mode channels together; ``refit``: fraction by which each
-    channel moves to its f-weighted moments per batch (0: fixed).
+    channel moves to its f-weighted moments per batch (0: fixed); ``search_share``: fraction σ
+    of each search batch drawn from the search density, the rest from the base mixture (1: the
+    whole batch, as before this setting existed), so the search costs σ · ``search_batches``
+    batches of the base's training points (5 % of the calls at the flow's default batch).
     """
 
     search_batches: int = 5
@@ -83,6 +92,7 @@ class ModeConfig(Config):
     widen: float = 1.2
     share: float = 0.5
     refit: float = 0.5
+    search_share: float = 0.5
 
     def __post_init__(self) -> None:
         int_at_least("search_batches", self.search_batches, 2, "one uniform batch, then ascent")
@@ -96,6 +106,7 @@ class ModeConfig(Config):
         number_in("widen", self.widen, 1.0, 10.0, "e.g. widen=1.2")
         number_in("share", self.share, 0.0, 1.0, "e.g. share=0.5", open_low=True, open_high=True)
         number_in("refit", self.refit, 0.0, 1.0, "0: fixed channels, e.g. 0.5")
+        number_in("search_share", self.search_share, 0.0, 1.0, "e.g. 0.5", open_low=True)
 
 
 def _log_abs(f: np.ndarray) -> np.ndarray:
@@ -162,7 +173,8 @@ class ModeSearch:
     def _start(self, u: np.ndarray, ell: np.ndarray, finite: np.ndarray, gen: np.random.Generator):
         if not finite.size:
             return
-        count = max(1, min(u.shape[0] // self.offspring, finite.size))
+        drawn = int(u.shape[0] * self.config.search_share)  # the search's own points
+        count = max(1, min(drawn // self.offspring, finite.size))
         best = finite[np.argsort(-ell[finite], kind="stable")][: (count + 1) // 2]
         rest = np.setdiff1d(finite, best)
         others = gen.choice(rest, size=min(count - best.size, rest.size), replace=False)
@@ -264,11 +276,18 @@ class ModeSearch:
 
 
 class ModeSeeded(Backend):
-    """The search, then ``Mixture([*base, *mode channels])`` with learned weights (module doc).
+    """The search, then a mixture of the base components and the mode channels (module doc).
 
     ``base``: the proposal's own components (a flow, a safe one) with their ``weights``;
-    ``floor`` and ``moment`` go to the final :class:`~.mixture.Mixture`. ``state_dict`` holds the
-    search and the channels, not the base components (their owner saves those).
+    ``floor`` and ``moment`` go to the final :class:`~.mixture.Mixture`. Without ``select``
+    it is ``Mixture([*base, *channels])`` with learned weights. With ``select`` (``base`` =
+    [core, safe]) it is ``Mixture([core, *channels, safe])`` whose weights are learned until
+    the held-out choice of :mod:`.selection` starts (every ``select_batches``), the candidates
+    including the same shares without the channels: where the modes do not help, the choice
+    is the one the base mixture alone would have had. With no mode found and ``select`` it is
+    the base mixture exactly (``Mixture(base, weights, select=True)``). ``state_dict`` holds
+    the search, the channels and the mixture's weights and selection pool, not the base
+    components (their owner saves those).
     """
 
     name = "modeseeded"
@@ -280,11 +299,17 @@ class ModeSeeded(Backend):
         config: ModeConfig,
         floor: float = 0.01,
         moment: float = 2.0,
+        select: bool = False,
+        select_batches: int = 10,
     ):
         super().__init__(base[0].dim)
+        if select and len(base) != 2:
+            raise MLIntegrateError("select needs base = [core, safe] (the safe one last)")
         self.base, self.base_weights = list(base), np.asarray(weights, dtype=np.float64)
         self.settings, self.floor, self.moment = config, floor, moment
+        self.select, self.select_batches = bool(select), select_batches
         self.search = ModeSearch(self.dim, config)
+        self.base_mixture = Mixture(self.base, self.base_weights / self.base_weights.sum())
         self.channels: list[TruncatedNormal] = []
         self.mixture: Mixture | None = None
         self._gen = np.random.default_rng(0)  # replaced by a child of the sampling generator
@@ -304,24 +329,57 @@ class ModeSeeded(Backend):
         )
         floor = min(self.floor, 1.0 / weights.size)
         weights = np.maximum(weights, floor)
-        self.mixture = Mixture(
-            [*self.base, *self.channels],
-            weights / weights.sum(),
+        self.mixture = self._mixture(weights / weights.sum(), floor)
+
+    def _mixture(self, weights: np.ndarray, floor: float) -> Mixture:
+        """The final mixture from weights in the order [*base, *channels] (module docstring)."""
+        k = len(self.channels)
+        if not self.select:
+            return Mixture(
+                [*self.base, *self.channels],
+                weights,
+                learn_weights=True,
+                floor=floor,
+                moment=self.moment,
+            )
+        if not k:  # nothing found: the base mixture, as without the search
+            return Mixture(self.base, weights, select=True, select_batches=self.select_batches)
+        order = [0, *range(2, 2 + k), 1]  # [core, *channels, safe]: the safe one last
+        return Mixture(
+            [self.base[0], *self.channels, self.base[1]],
+            weights[order],
             learn_weights=True,
             floor=floor,
             moment=self.moment,
+            select=True,
+            select_batches=self.select_batches,
+            optional=range(1, 1 + k),
         )
 
     def _sample(self, n: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         if self.mixture is not None:
             return self.mixture._sample(n, gen)
         self._gen = np.random.default_rng(gen.integers(2**63))
-        return self.search.sample(n, gen)
+        sigma = self.settings.search_share
+        if sigma >= 1.0:
+            return self.search.sample(n, gen)
+        # q = σ q_search + (1 − σ) q_base at every point, whichever drew it
+        mine = np.flatnonzero(gen.random(n) < sigma)
+        rest = np.setdiff1d(np.arange(n), mine)
+        u, q_base = np.empty((n, self.dim)), np.empty(n)
+        u[mine], _ = self.search.sample(mine.size, gen)
+        u[rest], q_base[rest] = self.base_mixture._sample(rest.size, gen)
+        if mine.size:
+            q_base[mine] = self.base_mixture._density(u[mine])
+        return u, sigma * self.search.density(u) + (1.0 - sigma) * q_base
 
     def _density(self, u: np.ndarray) -> np.ndarray:
         if self.mixture is not None:
             return self.mixture._density(u)
-        return self.search.density(u)
+        sigma = self.settings.search_share
+        if sigma >= 1.0:
+            return self.search.density(u)
+        return sigma * self.search.density(u) + (1.0 - sigma) * self.base_mixture._density(u)
 
     def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
         if self.mixture is not None:
@@ -344,14 +402,19 @@ class ModeSeeded(Backend):
             "modes": self.settings.to_dict(),
             "floor": self.floor,
             "moment": self.moment,
+            "select": self.select,
+            "select_batches": self.select_batches,
         }
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = prefixed("search.", self.search.state_dict())
+        state["layout"] = np.array(int(self.select), dtype=np.int64)  # 1: safe one last
         if self.mixture is not None:
             state["channels.mean"] = np.array([c.initial[0] for c in self.channels])
             state["channels.scale"] = np.array([c.initial[1] for c in self.channels])
             state["weights"] = self.mixture.weights.copy()
+            if self.select:
+                state.update(prefixed("mixture.", self.mixture.weight_state()))
             for k, c in enumerate(self.channels):
                 state.update(prefixed(f"channel{k}.", c.state_dict()))
         return state
@@ -371,14 +434,25 @@ class ModeSeeded(Backend):
         weights = np.asarray(state["weights"], dtype=np.float64)
         if weights.shape != (len(self.base) + len(self.channels),):
             raise CheckpointError(f"{weights.size} mixture weights do not fit the saved channels")
+        if int(state.get("layout", 0)) != int(self.select):
+            raise CheckpointError(
+                "the saved mode channels were mixed "
+                + ("with" if int(state.get("layout", 0)) else "without")
+                + " selected weights, these settings mix them the other way"
+            )
         floor = min(self.floor, 1.0 / weights.size)
-        self.mixture = Mixture(
-            [*self.base, *self.channels],
-            weights,
-            learn_weights=True,
-            floor=floor,
-            moment=self.moment,
-        )
+        self.mixture = self._mixture(self._base_order(weights), floor)
+        if self.select:
+            self.mixture.load_weight_state(unprefixed("mixture.", state))
         self.mixture.load_weights(weights)  # exactly as saved (the constructor renormalises)
         for k, ch in enumerate(self.channels):
             ch.load_state_dict(unprefixed(f"channel{k}.", state))
+
+    def _base_order(self, weights: np.ndarray) -> np.ndarray:
+        """Weights saved in the mixture's order → [*base, *channels] (what _mixture takes);
+        zeros (a choice that dropped the channels) become the floor, ``load_weights`` then
+        restores them exactly."""
+        w = np.maximum(np.asarray(weights, dtype=np.float64), 1e-12)
+        if self.select and self.channels:
+            w = np.concatenate([[w[0], w[-1]], w[1:-1]])
+        return w / w.sum()

@@ -80,9 +80,9 @@ class MultiChannelConfig(Config):
 
     inner: str = "flow"
     flow: FlowConfig = field(
-        default_factory=lambda: FlowConfig(safe="uniform", select_weights=False).with_values(
-            steps_per_batch=8
-        )
+        default_factory=lambda: FlowConfig(
+            safe="uniform", select_weights=False, find_modes=False
+        ).with_values(steps_per_batch=8)
     )
     vegas: VegasConfig = field(default_factory=VegasConfig)
     learn_weights: bool = True

@@ -21,6 +21,8 @@ fixes the weights before the next points are drawn, so every estimate stays unbi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 __all__ = ["SHARES", "candidate_weights", "choose", "reweighted_figures", "weighted_median_max"]
@@ -89,15 +91,24 @@ def reweighted_figures(
     return eps, rsd
 
 
-def candidate_weights(reference: np.ndarray, floor: float = 0.0) -> np.ndarray:
+def candidate_weights(
+    reference: np.ndarray, floor: float = 0.0, optional: Sequence[int] = ()
+) -> np.ndarray:
     """Candidates (C, K): α(t) = t · α_rest + (1 − t) · e_K for t in :data:`SHARES` and the
     reference's own share, with α_rest the ``reference`` weights of components 1…K−1
-    renormalised; the last (safe) component keeps ≥ max(``floor``, 0.01)."""
+    renormalised; the last (safe) component keeps ≥ max(``floor``, 0.01). With ``optional``
+    (indices of components, e.g. the mode channels of :mod:`.modes`), the same shares again
+    with those components' weights set to 0 in α_rest: the choice may drop them entirely."""
     reference = np.asarray(reference, dtype=np.float64)
-    rest = reference[:-1] / reference[:-1].sum()
     cap = 1.0 - max(floor, 0.01)
     shares = sorted({min(t, cap) for t in (*SHARES, 1.0 - reference[-1])})
-    return np.array([np.append(t * rest, 1.0 - t) for t in shares])
+    rests = [reference[:-1]]
+    if len(optional):
+        kept = reference[:-1].copy()
+        kept[np.asarray(optional, dtype=int)] = 0.0
+        if kept.sum() > 0:
+            rests.append(kept)
+    return np.array([np.append(t * rest / rest.sum(), 1.0 - t) for rest in rests for t in shares])
 
 
 def choose(eps: np.ndarray, rsd: np.ndarray, fallback: int = 0) -> int:
