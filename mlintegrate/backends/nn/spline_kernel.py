@@ -575,6 +575,25 @@ def _backward(
         gp[i, 2 * bins + k + 1] = g_dk1 * (1.0 if v1 > 20.0 else 1.0 / (1.0 + math.exp(-v1)))
 
 
+def _gradients(
+    xs: np.ndarray,
+    ps: np.ndarray,
+    state: np.ndarray,
+    bins: int,
+    inverse: bool,
+    g_out: np.ndarray,
+    g_logdet: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """∂L/∂x (n,) and ∂L/∂params (n, 3K+1) of the spline at xs from the saved forward state
+    and the upstream gradients of its output and log-det (:func:`_backward`)."""
+    gx, gp = np.empty_like(xs), np.empty((xs.size, 3 * bins + 1), dtype=ps.dtype)
+    _backward(
+        xs, ps, state, bins, inverse, MIN_BIN_WIDTH, MIN_BIN_HEIGHT, MIN_DERIVATIVE,
+        g_out, g_logdet, gx, gp,
+    )  # fmt: skip
+    return gx, gp
+
+
 class _Spline(torch.autograd.Function):
     """The kernel's spline with the analytic gradient of :func:`_backward` (training path)."""
 
@@ -599,21 +618,7 @@ class _Spline(torch.autograd.Function):
         ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
         go = np.zeros_like(xs) if g_out is None else np.ascontiguousarray(g_out.numpy())
         gl = np.zeros_like(xs) if g_ld is None else np.ascontiguousarray(g_ld.numpy())
-        gx, gp = np.empty_like(xs), np.empty((xs.size, 3 * bins + 1), dtype=ps.dtype)
-        _backward(
-            xs,
-            ps,
-            ctx.state,
-            bins,
-            ctx.inverse,
-            MIN_BIN_WIDTH,
-            MIN_BIN_HEIGHT,
-            MIN_DERIVATIVE,
-            go.reshape(-1),
-            gl.reshape(-1),
-            gx,
-            gp,
-        )
+        gx, gp = _gradients(xs, ps, ctx.state, bins, ctx.inverse, go.reshape(-1), gl.reshape(-1))
         grad_x = torch.from_numpy(gx).view(x.shape) if ctx.needs_input_grad[0] else None
         grad_p = torch.from_numpy(gp).view(params.shape)
         return grad_x, grad_p, None, None
@@ -654,21 +659,7 @@ class _SplineLayer(torch.autograd.Function):
         ps = np.ascontiguousarray(params.detach().numpy()).reshape(xs.size, 3 * bins + 1)
         go = np.zeros(xs.size) if g_y is None else np.ascontiguousarray(g_y.numpy()[:, trans])
         gl = np.zeros(xs.size) if g_ld is None else np.repeat(g_ld.numpy(), m)
-        gx, gp = np.empty_like(xs), np.empty((xs.size, 3 * bins + 1), dtype=ps.dtype)
-        _backward(
-            xs,
-            ps,
-            ctx.state,
-            bins,
-            ctx.inverse,
-            MIN_BIN_WIDTH,
-            MIN_BIN_HEIGHT,
-            MIN_DERIVATIVE,
-            go.reshape(-1),
-            gl,
-            gx,
-            gp,
-        )
+        gx, gp = _gradients(xs, ps, ctx.state, bins, ctx.inverse, go.reshape(-1), gl)
         grad_x = None
         if ctx.needs_input_grad[0]:
             # the untouched columns pass their gradient through; the mapped ones get ∂/∂x
