@@ -1,21 +1,25 @@
-r"""Cut-aware orientation: turn a rotation-invariant event so its softest parton passes p_T.
+r"""Cut-aware orientation: turn a rotation-invariant event so its softest partons pass p_T.
 
 A generator whose density q(p) is invariant under rotations (it depends on invariants only)
 builds the event's shape in a body frame; the orientation is then a rotation R ∈ SO(3) with
-Haar measure dR = d(cos θ) dφ dχ / (8π²), parameterised here by the lab direction m = (θ, φ)
-of the body vector n of the softest parton (smallest energy E_s, a rotation invariant) and the
-angle χ of R about m. A p_T cut to the beam keeps only |cos θ| < c_b = √(1 − (p_T,min/E_s)²)
-for that parton, so cos θ is drawn from
+Haar measure dR = d(cos θ) dφ dξ / (8π²), parameterised here by the lab direction m = (θ, φ)
+of the softest parton (smallest energy E_s, a rotation invariant) and the azimuth ξ about m of
+the second-softest parton (energy E₂), measured from the lab frame ê₁ of m. A p_T cut to the
+beam keeps a parton of energy E only at |cos θ| < c_b(E) = √(1 − (p_T,min/E)²), so
 
-    g(c | E_s) = (1 − δ) · 1[|c| < c_b] / (2 c_b) + δ / 2        (δ = ``SHARE_OUTSIDE``),
+    g(c | E_s) = (1 − δ) · 1[|c| < c_b(E_s)] / (2 c_b) + δ / 2        (δ = ``SHARE_OUTSIDE``),
 
-uniform when E_s ≤ p_T,min (the event fails the cut whatever its orientation). The event's
-density becomes q(p) · g(cos θ_s | E_s) / (1/2): the weight w of the generator is multiplied by
-(1/2) / g, exactly, and every orientation keeps a density ≥ δ/2 · 2 of the uniform one, so the
-map stays a bijection onto the whole of phase space. Three numbers t ∈ [0,1]³: t0 → cos θ by
-the inverse of g's (piecewise linear) distribution function, φ = 2π t1, χ = 2π t2. χ is
-measured from the body z axis (or x where |n_z| ≥ 0.7, a fixed rule)
-projected ⊥ n, carried by R, against the lab frame ê₁ of m.
+and, the second-softest parton at cos θ₂ = α c − √((1 − α²)(1 − c²)) cos ξ (α = cos of its
+angle to the softest), ξ is drawn from h(ξ) = (1 − δ) · 1[ξ ∈ A] / |A| + δ/(2π), A the one or
+two arcs where |cos θ₂| < c_b(E₂), in closed form; each law is flat where its band is empty
+or everything (E ≤ p_T,min: the event fails the cut whatever its orientation). The event's
+density becomes q(p) · (g/(1/2)) · (h/(1/2π)): the generator's weight w is multiplied by
+(1/2)/g · (1/2π)/h, exactly, and every orientation keeps a density ≥ δ² of the uniform
+one, so the map stays a bijection onto the whole of phase space. Three numbers t ∈ [0,1]³:
+t0 → cos θ and t2 → ξ by the inverses of the (piecewise linear) distribution functions of g
+and h, φ = 2π t1. The rotation itself carries the body frame (n, u₁, u₂) of the softest parton
+(u₁ the body z axis, or x where |n_z| ≥ 0.7, made ⊥ n) to (m, g₁, g₂), g₁ at the angle χ = ξ −
+ψ from ê₁, ψ the second-softest parton's azimuth about n from u₁.
 
 >>> import numpy as np
 >>> c = np.array([-0.9, 0.0, 0.5]); e = np.array([20.0, 6.0, 50.0])
