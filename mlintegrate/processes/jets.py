@@ -17,9 +17,10 @@ invariants s_ab, s_bc, s_cd, s_da of that ordering are sampled logarithmically, 
 energies from the smallest the p_T cut allows (e_min = p_T,min), and the event oriented so that
 its two softest partons lie inside the polar-angle bands their p_T cut allows
 (:mod:`~mlintegrate.phasespace.orientation`). Measured (multi-channel VEGAS, 2·10⁵ training
-calls, seed 3): ε_median-max 3.5 %, rsd 1.25, pass rate 55 %, against 1.5 %, 1.76, 40 % with
-the angles flat and 1.4 %, 2.5 for the six pairing channels of the earlier default
-(``pairing_channels(√s, scale, angular=1e-2)``).
+calls, seeds 3 / 5, ``benchmarks/bench_orientation.py``): ε_median-max 3.8 / 2.5 %, rsd 1.24 /
+1.27, 55 % of the points passing the cuts, against 2.0 / 1.3 %, 1.75 / 1.85, 40 % with the
+angles flat; the six pairing channels of the earlier default
+(``pairing_channels(√s, scale, angular=1e-2)``) gave 1.4 %, 2.5 (seed 3).
 There is no closed form: the reference is a long VEGAS run, stored in ``references.json`` with
 its error and the command that recomputes it (``python -m mlintegrate.recompute_reference
 ee_4jet``).
