@@ -78,11 +78,16 @@ def cos_quantile(t: FloatArray, energy: FloatArray, pt_min: float) -> FloatArray
     return np.clip(c, -1.0, 1.0)
 
 
-def _ranked(p: FloatArray, rank: int) -> tuple[FloatArray, FloatArray]:
-    """Unit direction (n, 3) and energy (n,) of the parton of energy rank ``rank`` (0: softest)."""
-    idx = np.argsort(p[..., 0], axis=1)[:, rank]
-    part = p[np.arange(p.shape[0]), idx]
-    return part[:, 1:] / np.linalg.norm(part[:, 1:], axis=1)[:, None], part[:, 0]
+def _two_softest(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Unit directions (n, 3) and energies (n,) of the softest and the second-softest parton:
+    (n̂₁, E₁, n̂₂, E₂), from one sort of the energies."""
+    order = np.argsort(p[..., 0], axis=1)
+    rows = np.arange(p.shape[0])
+    out = []
+    for rank in (0, 1):
+        part = p[rows, order[:, rank]]
+        out += [part[:, 1:] / np.linalg.norm(part[:, 1:], axis=1)[:, None], part[:, 0]]
+    return out[0], out[1], out[2], out[3]
 
 
 def _body_perpendicular(n: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -153,8 +158,7 @@ def _xi_density(xi: FloatArray, law: tuple) -> FloatArray:
 def orient(p_body: FloatArray, t: FloatArray, pt_min: float) -> tuple[FloatArray, FloatArray]:
     """Body-frame momenta (n, k, 4) and t (n, 3) → lab momenta (n, k, 4) and the factor
     (1/2)/g · (1/2π)/h (n,) that multiplies the generator's weight."""
-    n_body, energy = _ranked(p_body, 0)
-    n2_body, energy2 = _ranked(p_body, 1)
+    n_body, energy, n2_body, energy2 = _two_softest(p_body)
     u1, u2 = _body_perpendicular(n_body)
     c = cos_quantile(t[:, 0], energy, pt_min)
     m, f1, f2 = _frame(c, t[:, 1])
@@ -177,8 +181,7 @@ def orient(p_body: FloatArray, t: FloatArray, pt_min: float) -> tuple[FloatArray
 
 def orientation_of(p_lab: FloatArray, pt_min: float) -> tuple[FloatArray, FloatArray]:
     """Inverse of :func:`orient`: lab momenta (n, k, 4) → t (n, 3) and the factor (n,)."""
-    m, energy = _ranked(p_lab, 0)
-    n2, energy2 = _ranked(p_lab, 1)
+    m, energy, n2, energy2 = _two_softest(p_lab)
     c = np.clip(m[:, 2], -1.0, 1.0)
     t = np.empty((p_lab.shape[0], 3))
     t[:, 0] = cos_cdf(c, energy, pt_min)
