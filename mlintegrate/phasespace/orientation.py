@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from .arcs import ArcLaw, arc_cdf, arc_density, arc_law, arc_quantile
 from .pairing import _frame, _unit_fraction
 
 __all__ = ["SHARE_OUTSIDE", "cos_cdf", "cos_density", "cos_quantile", "orient", "orientation_of"]
@@ -99,60 +100,14 @@ def _body_perpendicular(n: FloatArray) -> tuple[FloatArray, FloatArray]:
     return u1, np.cross(n, u1)
 
 
-def _xi_law(
-    alpha: FloatArray, c: FloatArray, energy2: FloatArray, pt_min: float
-) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+def _xi_law(alpha: FloatArray, c: FloatArray, energy2: FloatArray, pt_min: float) -> ArcLaw:
     """The law of ξ (module docstring) for the second-softest parton at cos∠(n, n₂) = alpha:
-    breakpoints xs (n, 6) = (0, a₁, a₂, 2π − a₂, 2π − a₁, 2π), the pass set being (a₁, a₂) ∪
-    (2π − a₂, 2π − a₁), and the density's two levels (outside, inside the pass set)."""
+    cos θ₂ = A − B cos ξ passes |cos θ₂| < c_b(E₂) where (A − c_b)/B < cos ξ < (A + c_b)/B."""
     big_a = alpha * c
     big_b = np.sqrt(np.clip((1.0 - alpha * alpha) * (1.0 - c * c), 0.0, None))
     c2 = _band(energy2, pt_min)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lo = np.clip((big_a - c2) / big_b, -1.0, 1.0)
-        hi = np.clip((big_a + c2) / big_b, -1.0, 1.0)
-    banded = (big_b > 1e-12) & (hi > lo)
-    a1 = np.where(banded, np.arccos(np.where(banded, hi, 1.0)), 0.0)
-    a2 = np.where(banded, np.arccos(np.where(banded, lo, 1.0)), 0.0)
-    length = 2.0 * (a2 - a1)
-    outside = np.where(banded, SHARE_OUTSIDE, 1.0) / _TWO_PI
-    inside = np.where(
-        banded & (length > 0), (1.0 - SHARE_OUTSIDE) / np.where(length > 0, length, 1.0), 0.0
-    )
-    xs = np.stack(
-        [np.zeros_like(a1), a1, a2, _TWO_PI - a2, _TWO_PI - a1, np.full_like(a1, _TWO_PI)], axis=1
-    )
-    return xs, outside, inside, a2 - a1
-
-
-def _xi_cdf(xi: FloatArray, law: tuple) -> FloatArray:
-    """H(ξ) = ∫₀^ξ h, (n,) or (n, k) against the law's (n,) arrays."""
-    xs, outside, inside, width = law
-    if xi.ndim == 2:
-        outside, inside, width = outside[:, None], inside[:, None], width[:, None]
-        a1, a2 = xs[:, 1:2], xs[:, 2:3]
-    else:
-        a1, a2 = xs[:, 1], xs[:, 2]
-    in_pass = np.clip(xi - a1, 0.0, width) + np.clip(xi - (_TWO_PI - a2), 0.0, width)
-    return outside * xi + inside * in_pass
-
-
-def _xi_quantile(t: FloatArray, law: tuple) -> FloatArray:
-    """H⁻¹(t): linear between the breakpoints."""
-    xs = law[0]
-    hs = _xi_cdf(xs, law)
-    k = np.clip(np.sum(hs[:, 1:5] <= t[:, None], axis=1), 0, 4)
-    rows = np.arange(t.size)
-    x0, x1, h0, h1 = xs[rows, k], xs[rows, k + 1], hs[rows, k], hs[rows, k + 1]
-    span = h1 - h0
-    frac = np.where(span > 0, (t - h0) / np.where(span > 0, span, 1.0), 0.0)
-    return np.clip(x0 + frac * (x1 - x0), 0.0, _TWO_PI)
-
-
-def _xi_density(xi: FloatArray, law: tuple) -> FloatArray:
-    xs, outside, inside, _ = law
-    in_pass = ((xi > xs[:, 1]) & (xi < xs[:, 2])) | ((xi > xs[:, 3]) & (xi < xs[:, 4]))
-    return outside + np.where(in_pass, inside, 0.0)
+        return arc_law((big_a - c2) / big_b, (big_a + c2) / big_b, SHARE_OUTSIDE)
 
 
 def orient(p_body: FloatArray, t: FloatArray, pt_min: float) -> tuple[FloatArray, FloatArray]:
@@ -163,7 +118,7 @@ def orient(p_body: FloatArray, t: FloatArray, pt_min: float) -> tuple[FloatArray
     c = cos_quantile(t[:, 0], energy, pt_min)
     m, f1, f2 = _frame(c, t[:, 1])
     law = _xi_law(np.sum(n_body * n2_body, axis=1), c, energy2, pt_min)
-    xi = _xi_quantile(t[:, 2], law)
+    xi = arc_quantile(t[:, 2], law)
     psi = np.arctan2(np.sum(n2_body * u2, axis=1), np.sum(n2_body * u1, axis=1))
     chi = xi - psi
     cx, sx = np.cos(chi)[:, None], np.sin(chi)[:, None]
@@ -175,7 +130,7 @@ def orient(p_body: FloatArray, t: FloatArray, pt_min: float) -> tuple[FloatArray
     out = np.empty_like(p_body)
     out[..., 0] = p_body[..., 0]
     out[..., 1:] = np.einsum("nij,nkj->nki", rot, p_body[..., 1:])
-    factor = 0.5 / cos_density(c, energy, pt_min) / (_TWO_PI * _xi_density(xi, law))
+    factor = 0.5 / cos_density(c, energy, pt_min) / (_TWO_PI * arc_density(xi, law))
     return out, factor
 
 
@@ -189,6 +144,6 @@ def orientation_of(p_lab: FloatArray, pt_min: float) -> tuple[FloatArray, FloatA
     _, f1, f2 = _frame(c, t[:, 1])
     xi = _TWO_PI * _unit_fraction(np.arctan2(np.sum(n2 * f2, axis=1), np.sum(n2 * f1, axis=1)))
     law = _xi_law(np.sum(m * n2, axis=1), c, energy2, pt_min)
-    t[:, 2] = np.clip(_xi_cdf(xi, law), 0.0, 1.0)
-    factor = 0.5 / cos_density(c, energy, pt_min) / (_TWO_PI * _xi_density(xi, law))
+    t[:, 2] = np.clip(arc_cdf(xi, law), 0.0, 1.0)
+    factor = 0.5 / cos_density(c, energy, pt_min) / (_TWO_PI * arc_density(xi, law))
     return t, factor
