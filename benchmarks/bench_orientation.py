@@ -7,8 +7,11 @@ Rows, per seed: ``raw`` = the 12 channels at equal weights, untrained (200,000 p
 ``mc-vegas`` = multi-channel VEGAS on them after ``--train-calls`` (200,000 fresh points).
 Variants: ``flat`` = ``pt_min=None`` (the orientation drawn flat, as saved before the
 cut-aware one), ``banded`` = ``pt_min=p_T,min`` (ee_4jet's default: the two softest partons
-inside their p_T bands, :mod:`mlintegrate.phasespace.orientation`). Writes
-``results/orientation.{json,md}``.
+inside their p_T bands, :mod:`mlintegrate.phasespace.orientation`), ``banded+azimuth`` = that
+and ``energy_azimuth=True`` (the emission's azimuth drawn mostly where both partons of its
+dipole keep E ≥ p_T,min). Writes ``results/NAME.{json,md}`` (``--name``, default orientation).
+
+    python benchmarks/bench_orientation.py --variants banded,banded+azimuth --name azimuth
 """
 
 from __future__ import annotations
@@ -33,7 +36,11 @@ from mlintegrate.phasespace.kinematics import delta_r, pt
 SQRT_S, PT_MIN, DR_MIN = 91.2, 5.0, 0.4
 SCALE = PT_MIN**2 * DR_MIN**2 / SQRT_S**2  # ee_4jet's log scale of the invariants
 N_EVAL = 200_000
-VARIANTS = {"flat": None, "banded": PT_MIN}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "flat": {"pt_min": None},
+    "banded": {"pt_min": PT_MIN},
+    "banded+azimuth": {"pt_min": PT_MIN, "energy_azimuth": True},
+}
 
 
 def _eps_median_max(w: np.ndarray, rng: np.random.Generator) -> float:
@@ -62,10 +69,10 @@ def _row(p: np.ndarray, w: np.ndarray, seed: int) -> dict[str, Any]:
     }
 
 
-def raw_row(pt_min: float | None, seed: int) -> dict[str, Any]:
+def raw_row(variant: dict[str, Any], seed: int) -> dict[str, Any]:
     """The untrained 12-channel mixture: events from a uniformly chosen channel, weight f/q."""
     f = mli.processes.get("ee_4jet")
-    chans = antenna_channels(SQRT_S, SCALE, PT_MIN, per_ring=4, pt_min=pt_min)
+    chans = antenna_channels(SQRT_S, SCALE, PT_MIN, per_ring=4, **variant)
     rng = np.random.default_rng(seed)
     k_of = rng.integers(0, len(chans), N_EVAL)
     p = np.empty((N_EVAL, 4, 4))
@@ -77,10 +84,10 @@ def raw_row(pt_min: float | None, seed: int) -> dict[str, Any]:
     return _row(p, f(u) / q, seed)
 
 
-def trained_row(pt_min: float | None, seed: int, calls: int) -> dict[str, Any]:
+def trained_row(variant: dict[str, Any], seed: int, calls: int) -> dict[str, Any]:
     """Multi-channel VEGAS on the 12 channels after ``calls`` training calls."""
     f = mli.processes.get("ee_4jet")
-    chans = antenna_channels(SQRT_S, SCALE, PT_MIN, per_ring=4, pt_min=pt_min)
+    chans = antenna_channels(SQRT_S, SCALE, PT_MIN, per_ring=4, **variant)
     backend = MultiChannel(f.dim, chans, inner="vegas")
     integ = mli.Integrator(backend, rng=seed, progress=False)
     c0 = time.process_time()
@@ -119,13 +126,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="3,5")
     parser.add_argument("--train-calls", type=float, default=2e5)
+    parser.add_argument("--variants", default="flat,banded", help=f"of {', '.join(VARIANTS)}")
+    parser.add_argument("--name", default="orientation", help="results/NAME.{json,md}")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        for variant, pt_min in VARIANTS.items():
-            rows.append({"seed": seed, "row": "raw", "variant": variant} | raw_row(pt_min, seed))
-            trained = trained_row(pt_min, seed, int(args.train_calls))
+        for variant in args.variants.split(","):
+            raw = raw_row(VARIANTS[variant], seed)
+            rows.append({"seed": seed, "row": "raw", "variant": variant} | raw)
+            trained = trained_row(VARIANTS[variant], seed, int(args.train_calls))
             rows.append({"seed": seed, "row": "mc-vegas", "variant": variant} | trained)
             print(json.dumps(rows[-2:]), flush=True)
     doc = {
@@ -133,8 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         "train_calls": int(args.train_calls),
         "rows": rows,
     }
-    (RESULTS / "orientation.json").write_text(json.dumps(doc, indent=2) + "\n")
-    (RESULTS / "orientation.md").write_text(markdown(doc))
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (RESULTS / f"{args.name}.md").write_text(markdown(doc))
     print(markdown(doc))
     return 0
 

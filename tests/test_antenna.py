@@ -24,8 +24,10 @@ SQRT_S = 91.2
 SCALE = 5e-4
 E_MIN = 5.0
 ROTATED = ((1, 2, 3, 0), (2, 0, 3, 1))
-#: the flat orientation (as saved before it) and the cut-aware one (p_T,min = 5 GeV)
-PT_MINS = (None, 5.0)
+#: the flat orientation (as saved before it), the cut-aware one (p_T,min = 5 GeV), and that
+#: with the emission's azimuth kept where both dipole partons pass the energy floor
+MAPS = ({"pt_min": None}, {"pt_min": 5.0}, {"pt_min": 5.0, "energy_azimuth": True})
+MAP_IDS = ("flat", "banded", "banded+azimuth")
 #: the periodic columns of t: φ of the cut-aware orientation, its angle χ, the emission's φ
 AZIMUTHS = [3, 4, 7]
 
@@ -58,52 +60,73 @@ def test_one_dimensional_maps_invert_and_have_their_derivative():
 
 
 # ------------------------------------------------------------------------------ the generator
-@pytest.mark.parametrize("pt_min", PT_MINS)
+@pytest.mark.parametrize("mapping", MAPS, ids=MAP_IDS)
 @pytest.mark.parametrize("ring", RINGS + ROTATED)
-def test_generator_conserves_momentum_and_keeps_partons_massless(ring, pt_min):
+def test_generator_conserves_momentum_and_keeps_partons_massless(ring, mapping):
     t = np.random.default_rng(1).random((20_000, 8))
     t[:8, :2] = [[1e-15, 0.5], [0.5, 1e-15], [1 - 1e-12, 0.3], [0.3, 1 - 1e-12]] * 2
     t[:8, 5:7] = [[1e-15, 0.5], [0.5, 1e-15], [1 - 1e-12, 0.3], [0.3, 1 - 1e-12]] * 2
-    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
+    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, **mapping)
     np.testing.assert_allclose(p.sum(axis=1), [[SQRT_S, 0, 0, 0]] * len(t), atol=1e-11 * SQRT_S)
     off_shell = np.abs(p[..., 0] ** 2 - np.sum(p[..., 1:] ** 2, axis=-1)) / p[..., 0] ** 2
     assert np.median(off_shell) < 1e-14 and off_shell.max() < 1e-7  # diet's inverse takes 1e-7
     assert np.all(p[..., 0] > 0) and np.all(np.isfinite(w)) and np.all(w > 0)
 
 
-@pytest.mark.parametrize("pt_min", PT_MINS)
+@pytest.mark.parametrize("mapping", MAPS, ids=MAP_IDS)
 @pytest.mark.parametrize("ring", RINGS[:2] + ROTATED[:1])
-def test_generator_weight_averages_to_the_massless_volume(ring, pt_min):
+def test_generator_weight_averages_to_the_massless_volume(ring, mapping):
     # the orientation's factor (1/2)/g reaches 1/δ = 20 outside the band: more points
-    t = np.random.default_rng(3).random((400_000 if pt_min is None else 1_000_000, 8))
-    _, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
+    t = np.random.default_rng(3).random((400_000 if mapping["pt_min"] is None else 1_000_000, 8))
+    _, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, **mapping)
     volume = massless_volume(4, SQRT_S)
     err = w.std() / math.sqrt(w.size) / volume
     assert abs(w.mean() / volume - 1) < 5 * err and err < 0.01
 
 
-@pytest.mark.parametrize("pt_min", PT_MINS)
+@pytest.mark.parametrize("mapping", MAPS, ids=MAP_IDS)
 @pytest.mark.parametrize("ring", RINGS + ROTATED)
-def test_generator_inverse_recovers_t_and_the_weight(ring, pt_min):
+def test_generator_inverse_recovers_t_and_the_weight(ring, mapping):
     t = _interior(5000, 4)
-    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
-    t2, w2 = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN, pt_min)
+    p, w = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, **mapping)
+    t2, w2 = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN, **mapping)
     dt = np.abs(t2 - t)
     dt[:, AZIMUTHS] = np.minimum(dt[:, AZIMUTHS], 1 - dt[:, AZIMUTHS])  # periodic
     assert dt.max() < 1e-9
     np.testing.assert_allclose(w2, w, rtol=1e-9)
 
 
-@pytest.mark.parametrize("pt_min", PT_MINS)
-def test_inverse_covers_all_of_phase_space(pt_min):
+@pytest.mark.parametrize("mapping", MAPS, ids=MAP_IDS)
+def test_inverse_covers_all_of_phase_space(mapping):
     """Any massless 4-parton point (diet, uniform) has a t in [0,1]^8 that generates it back."""
     p, _ = rambo_diet(np.random.default_rng(5).random((20_000, 8)), 4, SQRT_S)
     for ring in RINGS:
-        t, w = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN, pt_min)
+        t, w = antenna_inverse(p, SQRT_S, ring, SCALE, E_MIN, **mapping)
         assert t.min() >= 0 and t.max() <= 1
-        p2, w2 = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, pt_min)
+        p2, w2 = antenna_generate(t, SQRT_S, ring, SCALE, E_MIN, **mapping)
         np.testing.assert_allclose(p2, p, atol=1e-8 * SQRT_S)
         np.testing.assert_allclose(w2, w, rtol=1e-9)
+
+
+def test_energy_azimuth_spends_its_share_where_both_dipole_partons_pass():
+    """Per point, the share m of emission azimuths with E_a, E_b ≥ e_min (a scan of the flat
+    map over t7) predicts the pass rate of the energy-aware azimuth: 0.95 + 0.05 m where
+    0 < m < 1, else m (flat law); the energies of c and d do not depend on it."""
+    ring, n, k = (0, 1, 2, 3), 3000, 256
+    t = np.random.default_rng(9).random((n, 8))
+
+    def dipole_pass(tt: np.ndarray, **mapping) -> np.ndarray:
+        p, _ = antenna_generate(tt, SQRT_S, ring, SCALE, E_MIN, **mapping)
+        return np.all(p[:, [ring[0], ring[1]], 0] >= E_MIN, axis=1)
+
+    scan = np.repeat(t, k, axis=0)
+    scan[:, 7] = np.tile((np.arange(k) + 0.5) / k, n)
+    m = dipole_pass(scan).reshape(n, k).mean(axis=1)
+    expected = np.where((m > 0) & (m < 1), 0.95 + 0.05 * m, m)
+    draws = dipole_pass(np.repeat(t, 20, axis=0), energy_azimuth=True).reshape(n, 20).mean(axis=1)
+    err = np.sqrt(np.sum(expected * (1 - expected)) / 20) / n
+    assert abs(draws.mean() - expected.mean()) < 5 * err + 2 / k  # + the scan's resolution
+    assert expected.mean() > m.mean() + 0.05  # it does move points into the pass set
 
 
 def test_generator_samples_the_ring_invariants_it_names():
@@ -133,10 +156,10 @@ def test_generator_refuses_bad_ring_scale_and_energy():
 
 
 # ------------------------------------------------------------------------------ the channel
-@pytest.mark.parametrize("pt_min", PT_MINS)
+@pytest.mark.parametrize("mapping", MAPS, ids=MAP_IDS)
 @pytest.mark.parametrize("k", [0, 5, 9])
-def test_channel_round_trip_and_log_jacobian(k, pt_min):
-    T = antenna_channels(SQRT_S, SCALE, E_MIN, per_ring=4, pt_min=pt_min)[k]
+def test_channel_round_trip_and_log_jacobian(k, mapping):
+    T = antenna_channels(SQRT_S, SCALE, E_MIN, per_ring=4, **mapping)[k]
     y = _interior(500, 7)
     u, logj = T.forward(y)
     y2, logj_inv = T.inverse(u)
@@ -157,11 +180,11 @@ def test_channel_round_trip_and_log_jacobian(k, pt_min):
         assert abs(fd - T.forward(yy[None])[1][0]) < 1e-4
 
 
-@pytest.mark.parametrize("pt_min", PT_MINS)
-def test_channel_density_integrates_to_one_over_the_cube(pt_min):
+@pytest.mark.parametrize("mapping", MAPS, ids=MAP_IDS)
+def test_channel_density_integrates_to_one_over_the_cube(mapping):
     """∫ q_k du = 1 for q_k(u) = exp(log|det ∂T⁻¹/∂u|), estimated with points drawn from
     ½ q_k + ½ uniform (forward images of uniform y, and uniform u): mean of q_k/(½ q_k + ½)."""
-    T = AntennaChannel(SQRT_S, (0, 2, 1, 3), SCALE, E_MIN, pt_min)
+    T = AntennaChannel(SQRT_S, (0, 2, 1, 3), SCALE, E_MIN, **mapping)
     rng = np.random.default_rng(8)
     n = 100_000
     u = np.concatenate([T.forward(rng.random((n, 8)))[0], rng.random((n, 8))])
@@ -172,9 +195,15 @@ def test_channel_density_integrates_to_one_over_the_cube(pt_min):
 
 
 def test_channels_rebuild_from_their_spec_and_refuse_bad_input():
-    for T in antenna_channels(SQRT_S, SCALE, E_MIN):
+    for T in antenna_channels(SQRT_S, SCALE, E_MIN) + antenna_channels(
+        SQRT_S, SCALE, E_MIN, pt_min=5.0, energy_azimuth=True
+    ):
         T2 = build_bijection(T.spec())
         assert isinstance(T2, AntennaChannel) and T2.config() == T.config()
+    # saved before the energy-aware azimuth: no key, the flat azimuth
+    assert "energy_azimuth" not in antenna_channels(SQRT_S, SCALE, E_MIN)[0].config()
+    with pytest.raises(ConfigError, match="energy_azimuth"):
+        AntennaChannel(SQRT_S, (0, 1, 2, 3), SCALE, E_MIN, energy_azimuth="yes")
     with pytest.raises(ConfigError, match="ring"):
         AntennaChannel(SQRT_S, (0, 1, 2), SCALE, E_MIN)
     with pytest.raises(ConfigError, match="e_min"):

@@ -35,7 +35,7 @@ from ..errors import ConfigError
 from ..phasespace import massless_volume, rambo_diet, rambo_diet_inverse
 from ..phasespace.antenna import RINGS, antenna_generate, antenna_inverse
 from ..phasespace.pairing import PAIRINGS, pairing_generate, pairing_inverse
-from ..validate import number_in
+from ..validate import choice, number_in
 from .bijections import Bijection
 
 __all__ = ["AntennaChannel", "PairingChannel", "antenna_channels", "pairing_channels"]
@@ -138,6 +138,9 @@ class AntennaChannel(Bijection):
             parton lies inside the band of polar angles the cut allows
             (:mod:`mlintegrate.phasespace.orientation`); None (as saved before it) keeps the
             orientation flat.
+        energy_azimuth: draw the emission's azimuth mostly on the arcs where both partons of
+            the dipole keep E ≥ ``e_min`` (:mod:`mlintegrate.phasespace.antenna`); False (as
+            saved before it) keeps it flat.
     """
 
     name = "antenna"
@@ -149,6 +152,7 @@ class AntennaChannel(Bijection):
         scale: float,
         e_min: float,
         pt_min: float | None = None,
+        energy_azimuth: bool = False,
     ):
         super().__init__(8)
         self.sqrt_s = number_in("sqrt_s", sqrt_s, 0.0, math.inf, "in GeV, e.g. 91.2", open_low=True)
@@ -176,21 +180,25 @@ class AntennaChannel(Bijection):
                 open_low=True,
             )
         )
+        self.energy_azimuth = choice("energy_azimuth", energy_azimuth, (False, True))
         self._log_volume = math.log(massless_volume(4, self.sqrt_s))
 
+    def _map_args(self) -> tuple:
+        return (self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min, self.energy_azimuth)
+
     def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p, w = antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min)
+        p, w = antenna_generate(y, *self._map_args())
         u, _ = rambo_diet_inverse(p, self.sqrt_s, rtol=_DIET_RTOL)
         return u, np.log(w) - self._log_volume
 
     def inverse(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p, _ = rambo_diet(np.asarray(u, dtype=np.float64), 4, self.sqrt_s)
-        y, w = antenna_inverse(p, self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min)
+        y, w = antenna_inverse(p, *self._map_args())
         return y, self._log_volume - np.log(w)
 
     def momenta(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """G(y): the outgoing momenta (n, 4, 4) and the phase-space weight w_G (n,)."""
-        return antenna_generate(y, self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min)
+        return antenna_generate(y, *self._map_args())
 
     def config(self) -> dict[str, Any]:
         return {
@@ -200,21 +208,29 @@ class AntennaChannel(Bijection):
             "e_min": self.e_min,
             # absent in proposals saved before the cut-aware orientation: they load the old map
             **({} if self.pt_min is None else {"pt_min": self.pt_min}),
+            **({"energy_azimuth": True} if self.energy_azimuth else {}),
         }
 
 
 def antenna_channels(
-    sqrt_s: float, scale: float, e_min: float, per_ring: int = 2, pt_min: float | None = None
+    sqrt_s: float,
+    scale: float,
+    e_min: float,
+    per_ring: int = 2,
+    pt_min: float | None = None,
+    energy_azimuth: bool = False,
 ) -> list[AntennaChannel]:
     """Antenna channels of the three colour rings of four partons. In the ring a–b–c–d the
     channel emitting b samples s_ab, s_bc, s_cd, s_da logarithmically (soft b and soft d);
     ``per_ring`` 2 emits b and then c (every parton soft in some channel: 6 channels), 4 emits
     each parton in turn (12). ``pt_min``: the p_T cut to the beam, which the cut-aware
-    orientation (:mod:`mlintegrate.phasespace.orientation`) keeps the softest parton inside."""
+    orientation (:mod:`mlintegrate.phasespace.orientation`) keeps the softest parton inside;
+    ``energy_azimuth``: the emission's azimuth keeps both dipole partons above ``e_min``."""
     if per_ring not in (1, 2, 4):
         raise ConfigError(f"per_ring must be 1, 2 or 4, got {per_ring!r}")
     out = []
     for ring in RINGS:
         for k in range(per_ring):
-            out.append(AntennaChannel(sqrt_s, ring[k:] + ring[:k], scale, e_min, pt_min))
+            ring_k = ring[k:] + ring[:k]
+            out.append(AntennaChannel(sqrt_s, ring_k, scale, e_min, pt_min, energy_azimuth))
     return out

@@ -53,6 +53,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
+from .arcs import ArcLaw, arc_cdf, arc_density, arc_law, arc_quantile
 from .kinematics import dot
 from .orientation import orient, orientation_of
 from .pairing import _X_FLOOR, _direction_frame, _frame, _pair_mass2, _unit_fraction
@@ -220,6 +221,36 @@ def _check_pt_min(pt_min: float | None, sqrt_s: float) -> float | None:
     return pt_min
 
 
+#: the share of the emission's azimuth drawn flat with ``energy_azimuth`` (the rest on the arcs
+#: where both partons of the dipole keep E ≥ e_min)
+AZIMUTH_SHARE_OUTSIDE = 0.05
+
+
+def _azimuth_law(
+    pa_t: FloatArray,
+    pc_t: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    zb: FloatArray,
+    k_t: FloatArray,
+    e1: FloatArray,
+    e2: FloatArray,
+    e_min: float,
+) -> tuple[ArcLaw, FloatArray]:
+    """The law of the emission's azimuth ψ = φ − φ₀ that keeps E_a, E_b ≥ e_min, and φ₀ (n,).
+
+    k_⊥⁰ = k_t (cos φ e₁⁰ + sin φ e₂⁰) = K cos(φ − φ₀) with K = k_t |(e₁⁰, e₂⁰)|, so
+    E_a = z Ẽ_a + y(1−z) Ẽ_c + K cos ψ and E_b = (1−z) Ẽ_a + y z Ẽ_c − K cos ψ: both pass on
+    (e_min − E_a⁰)/K ≤ cos ψ ≤ (E_b⁰ − e_min)/K (:mod:`.arcs`)."""
+    big_k = k_t * np.hypot(e1[:, 0], e2[:, 0])
+    phi0 = np.arctan2(e2[:, 0], e1[:, 0])
+    ea0 = z * pa_t[:, 0] + y * zb * pc_t[:, 0]
+    eb0 = zb * pa_t[:, 0] + y * z * pc_t[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        law = arc_law((e_min - ea0) / big_k, (eb0 - e_min) / big_k, AZIMUTH_SHARE_OUTSIDE)
+    return law, phi0
+
+
 def antenna_generate(
     t: FloatArray,
     sqrt_s: float,
@@ -227,9 +258,11 @@ def antenna_generate(
     scale: float,
     e_min: float,
     pt_min: float | None = None,
+    energy_azimuth: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """t (n, 8) in [0,1] → (momenta (n, 4, 4) of particles 0..3, weight w (n,)) (module doc;
-    with ``pt_min``, t2–t4 orient the event by :mod:`.orientation` instead)."""
+    with ``pt_min``, t2–t4 orient the event by :mod:`.orientation` instead; with
+    ``energy_azimuth``, t7 draws the emission's azimuth mostly where E_a, E_b ≥ e_min)."""
     a_, b_, c_, d_ = _check(sqrt_s, ring, scale)
     v_min = _check_e_min(e_min, sqrt_s)
     t = np.asarray(t, dtype=np.float64)
@@ -238,7 +271,7 @@ def antenna_generate(
     if _check_pt_min(pt_min, sqrt_s) is not None:
         t_body = t.copy()
         t_body[:, 2:5] = _BODY_T
-        p_body, w = antenna_generate(t_body, sqrt_s, ring, scale, e_min)
+        p_body, w = antenna_generate(t_body, sqrt_s, ring, scale, e_min, None, energy_azimuth)
         p, factor = orient(p_body, t[:, 2:5], pt_min)
         return p, w * factor
     s = sqrt_s * sqrt_s
@@ -274,6 +307,11 @@ def antenna_generate(
     k_t = np.sqrt(z * zb * y * x_ac * s)
     e1, e2 = _transverse_basis(pa_t, pc_t, 0.5 * x_ac * s, _beam(n))
     phi = _TWO_PI * t[:, 7]
+    if energy_azimuth:
+        law, phi0 = _azimuth_law(pa_t, pc_t, y, z, zb, k_t, e1, e2, e_min)
+        psi = arc_quantile(t[:, 7], law)
+        phi = phi0 + psi
+        azimuth_factor = 1.0 / (_TWO_PI * arc_density(psi, law))
     k_perp = k_t[:, None] * (np.cos(phi)[:, None] * e1 + np.sin(phi)[:, None] * e2)
     p = np.empty((n, 4, 4))
     p[:, a_] = z[:, None] * pa_t + (y * zb)[:, None] * pc_t + k_perp
@@ -281,7 +319,7 @@ def antenna_generate(
     p[:, c_] = y_bar[:, None] * pc_t
     p[:, d_] = pd
     w = _weight(v_d, x_ac, rho_d, rhod_bar, v_b, vb_bar, rho_b, rhob_bar, x_ac, s, scale, v_min)
-    return p, w
+    return p, w * azimuth_factor if energy_azimuth else w
 
 
 def _body_to_lab(p: FloatArray, ring: tuple[int, int, int, int]) -> FloatArray:
@@ -308,10 +346,11 @@ def antenna_inverse(
     scale: float,
     e_min: float,
     pt_min: float | None = None,
+    energy_azimuth: bool = False,
 ) -> tuple[FloatArray, FloatArray]:
     """Momenta (n, 4, 4) summing to (√s, 0, 0, 0) → (t (n, 8), weight w (n,)) of
-    :func:`antenna_generate` (with the same ``pt_min``): its inverse, and the weight it gives
-    at that t."""
+    :func:`antenna_generate` (with the same ``pt_min`` and ``energy_azimuth``): its inverse,
+    and the weight it gives at that t."""
     a_, b_, c_, d_ = _check(sqrt_s, ring, scale)
     v_min = _check_e_min(e_min, sqrt_s)
     p = np.asarray(p, dtype=np.float64)
@@ -321,7 +360,7 @@ def antenna_inverse(
         q = _body_to_lab(p, (a_, b_, c_, d_))
         p_body = p.copy()
         p_body[..., 1:] = np.einsum("nji,nkj->nki", q, p[..., 1:])
-        t, w = antenna_inverse(p_body, sqrt_s, ring, scale, e_min)
+        t, w = antenna_inverse(p_body, sqrt_s, ring, scale, e_min, None, energy_azimuth)
         t[:, 2:5], factor = orientation_of(p, pt_min)
         return t, w * factor
     s = sqrt_s * sqrt_s
@@ -352,6 +391,15 @@ def antenna_inverse(
     e1, e2 = _transverse_basis(pa_t, pc_t, 0.5 * s_abc, _beam(p.shape[0]))
     # k_⊥·e_i = −p_b·e_i (e_i ⊥ p̃_a, p̃_c); e_i space-like, so k_⊥ = k_t (cos φ e₁ + sin φ e₂)
     # has p_b·e₁ = k_t cos φ
-    t[:, 7] = _unit_fraction(np.arctan2(dot(pb, e2), dot(pb, e1)))
+    phi = np.arctan2(dot(pb, e2), dot(pb, e1))
     w = _weight(v_d, x_ac, rho_d, rhod_bar, v_b, vb_bar, rho_b, rhob_bar, x_ac, s, scale, v_min)
-    return t, w
+    if not energy_azimuth:
+        t[:, 7] = _unit_fraction(phi)
+        return t, w
+    y = rho_b * v_b
+    z, zb = vb_bar / y_bar, v_b * rhob_bar / y_bar
+    k_t = np.sqrt(z * zb * y * x_ac * s)
+    law, phi0 = _azimuth_law(pa_t, pc_t, y, z, zb, k_t, e1, e2, e_min)
+    psi = np.mod(phi - phi0, _TWO_PI)
+    t[:, 7] = np.clip(arc_cdf(psi, law), 0.0, 1.0)
+    return t, w / (_TWO_PI * arc_density(psi, law))
