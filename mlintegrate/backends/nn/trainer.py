@@ -103,7 +103,7 @@ class TrainingConfig(Config):
     minibatch: int = 1024
     val_fraction: float = 0.2
     val_tolerance: float = 0.1
-    reuse: float | None = 4.0
+    reuse: float | None = 1.0
     patience: int | None = 10
     min_improvement: float = 0.01
 
@@ -178,6 +178,7 @@ class Trainer:
         self.stale = 0
         self.stopped_at = 0
         self._log_prob = getattr(model, "training_log_prob", model.log_prob)
+        self._plain = not hasattr(model, "training_log_prob")  # validated density = log_prob
         self._after_step = getattr(model, "after_step", None)
 
     def learning_rate(self, progress: float) -> float:
@@ -188,17 +189,29 @@ class Trainer:
         frac = min(progress / c.decay_batches, 1.0)
         return c.lr_final + 0.5 * (c.lr - c.lr_final) * (1.0 + math.cos(math.pi * frac))
 
-    def step(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> None:
+    def step(
+        self,
+        u: torch.Tensor,
+        q: torch.Tensor,
+        f: torch.Tensor,
+        log_q_now: torch.Tensor | None = None,
+    ) -> None:
         """Train on one batch (u (n, d), q_s (n,), f (n,) on the model's device); nothing once
-        early stopping has stopped training (the model stays as it is)."""
+        early stopping has stopped training (the model stays as it is).
+
+        ``log_q_now`` (n,): the model's log-density at u as it is now, where the caller has it
+        (a mixture computed it drawing u): the held-out rsd before the update then reads it
+        instead of evaluating the model again. Ignored for a model whose validated density is
+        not its ``log_prob`` (``training_log_prob``)."""
         if self.stopped:
             return
         n = u.shape[0]
         n_val = round(self.config.val_fraction * n)
         n_val = n_val if _MIN_VALIDATION <= n_val < n else 0
         n_train = n - n_val
+        known = None if log_q_now is None or not self._plain else log_q_now[n_train:]
         self.buffer.add(u[:n_train], q[:n_train], f[:n_train])
-        self._train(u[n_train:], q[n_train:], f[n_train:], self.config.steps_for(n))
+        self._train(u[n_train:], q[n_train:], f[n_train:], self.config.steps_for(n), known)
         self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
         self.batches += 1
         if self._after_step is not None and not self.stopped:
@@ -256,25 +269,38 @@ class Trainer:
             self.best = None
             self.stopped_at = self.batches + 1
 
-    def _held_out_rsd(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> float:
-        """The held-out rsd of the model; inf where the estimate of rsd² came out negative
-        (beyond rounding): held-out noise then hides the change, which is not evidence that
-        it helped (on a constant f every update read rsd 0 ≤ 1.1 · 0 and was kept)."""
+    def _held_out_rsd(
+        self,
+        u: torch.Tensor,
+        q: torch.Tensor,
+        f: torch.Tensor,
+        log_q: torch.Tensor | None = None,
+    ) -> float:
+        """The held-out rsd of the model (of log-density ``log_q`` at u where given); inf
+        where the estimate of rsd² came out negative (beyond rounding): held-out noise then
+        hides the change, which is not evidence that it helped (on a constant f every update
+        read rsd 0 ≤ 1.1 · 0 and was kept)."""
         with torch.no_grad():
-            log_q = self._log_prob(u)
+            if log_q is None:
+                log_q = self._log_prob(u)
             if math.expm1(float(_log_second_moment(f, q, log_q))) < -_ROUNDING:
                 return math.inf
             return reweighted_rsd(f, q, log_q)
 
     def _train(
-        self, u_val: torch.Tensor, q_val: torch.Tensor, f_val: torch.Tensor, steps: int
+        self,
+        u_val: torch.Tensor,
+        q_val: torch.Tensor,
+        f_val: torch.Tensor,
+        steps: int,
+        log_q_val: torch.Tensor | None = None,
     ) -> None:
         c = self.config
         if steps == 0 or not bool((self.buffer.f != 0).any()):
             return
         validate = u_val.shape[0] > 0 and bool((f_val != 0).any())
         if validate:
-            rsd_before = self._held_out_rsd(u_val, q_val, f_val)
+            rsd_before = self._held_out_rsd(u_val, q_val, f_val, log_q_val)
             previous = self._snapshot()
             saved_adam = self._adam_snapshot()
         loss_fn = LOSSES[c.loss]
