@@ -120,30 +120,41 @@ def test_hinted_densities_are_the_flows_and_used_only_for_that_very_batch(monkey
     assert seen[-1] is None
 
 
-def _fixed_mixture() -> Mixture:
-    components = [TruncatedNormal(2, [0.3, 0.3], [0.1, 0.1]), Uniform(2)]
-    return Mixture(components, [0.5, 0.5], learn_weights=True, floor=0.01)
-
-
 def _peak(u: np.ndarray) -> np.ndarray:
     return np.exp(-np.sum((u - 0.3) ** 2, axis=1) / 0.005)
 
 
+class _Light(TruncatedNormal):
+    """A fixed channel that says it adapted lightly (as a budget-capped learned one does)."""
+
+    adapted_lightly = True
+
+
 def test_weight_step_reads_the_densities_that_drew_the_batch():
-    mix = _fixed_mixture()
+    """The light channel moves towards the peak in adapt (refit); the weight step reads its
+    densities from before, the uniform component's from after (the same, it is fixed)."""
+    light = _Light(2, [0.35, 0.35], [0.1, 0.1], refit=0.5, min_ess=10)
+    mix = Mixture([light, Uniform(2)], [0.5, 0.5], learn_weights=True, floor=0.01)
     u, q = mix.sample(4_000, rng=1)
-    dens = np.stack([c.density(u) for c in mix.components])
+    drawn = np.stack([c.density(u) for c in mix.components])
     f = _peak(u)
     mix.adapt(u, q, f)
-    expected = multichannel_weights(mix.initial_weights, dens, q, f, floor=0.01)
+    after = np.stack([c.density(u) for c in mix.components])
+    assert not np.allclose(after[0], drawn[0])  # the channel moved
+    expected = multichannel_weights(mix.initial_weights, drawn, q, f, floor=0.01)
     np.testing.assert_allclose(mix.weights, expected, rtol=1e-12)
+    moved = multichannel_weights(mix.initial_weights, after, q, f, floor=0.01)
+    assert not np.allclose(mix.weights, moved, rtol=1e-6)
     assert mix.weights[0] > 0.5  # the peak's channel gains weight
 
 
 def test_weight_step_evaluates_points_changed_after_sampling():
     """Points changed between sample and adapt (here: moved off the peak) get their own
     densities, not the cached ones of the points drawn."""
-    mix, other = _fixed_mixture(), _fixed_mixture()
+    mix, other = (
+        Mixture([_Light(2, [0.3, 0.3], [0.1, 0.1]), Uniform(2)], [0.5, 0.5], True, 0.01)
+        for _ in range(2)
+    )
     u, q = mix.sample(4_000, rng=1)
     u_changed = u.copy()
     u_changed[:, 1] = 1.0 - u_changed[:, 1]
@@ -152,6 +163,43 @@ def test_weight_step_evaluates_points_changed_after_sampling():
     mix.adapt(u, q, f)
     other.adapt(u_changed, q, f)  # never sampled: nothing cached
     np.testing.assert_array_equal(mix.weights, other.weights)
+
+
+def _weight_rule_runs(monkeypatch, settings: dict) -> tuple[str, str]:
+    runs = []
+    for from_sampling in (False, True):
+        monkeypatch.setattr(mixture_module, "weights_from_sampling", from_sampling)
+        runs.append(_train({"steps_per_batch": 3, **settings}, calls=15_000)[0])
+    return runs[0], runs[1]
+
+
+def test_full_training_steps_keep_the_former_weight_rule_bit_for_bit(monkeypatch):
+    """A flow that takes its full steps every batch is evaluated again after adapting, as
+    before: the same run bit for bit (this is training at 10⁶ calls, where reuse 1 does not
+    cap the 20 steps) ..."""
+    former, now = _weight_rule_runs(monkeypatch, {"reuse": None})
+    assert now == former
+
+
+def test_capped_training_steps_read_the_sampling_densities(monkeypatch):
+    """... while with the steps capped (1 a batch here) its densities that drew the batch
+    stand in, which changes the weights (not the density of any proposal in use)."""
+    counted = []
+    density = learned.LearnedProposal._density
+
+    def counting(self, u):
+        counted.append(u.shape[0])
+        return density(self, u)
+
+    monkeypatch.setattr(learned.LearnedProposal, "_density", counting)
+    monkeypatch.setattr(mixture_module, "weights_from_sampling", False)
+    former = _train({"steps_per_batch": 3, "reuse": 0.1}, calls=15_000)[0]
+    evaluated_before, counted[:] = sum(counted), []
+    monkeypatch.setattr(mixture_module, "weights_from_sampling", True)
+    now = _train({"steps_per_batch": 3, "reuse": 0.1}, calls=15_000)[0]
+    assert now != former
+    # the flow is evaluated at 1500 points fewer in each batch after the mode search
+    assert evaluated_before - sum(counted) >= 1_500 * 4
 
 
 def test_default_reuse_leaves_million_call_training_at_full_steps():

@@ -117,6 +117,13 @@ class LearnedProposal(Backend):
         self.trainer = Trainer(self.model, self.dim, self.training, seed, self.device)
         self._hint: tuple[np.ndarray, np.ndarray] | None = None
 
+    @property
+    def adapted_lightly(self) -> bool:
+        """Whether the last ``_adapt`` took fewer Adam steps than a full batch's (the budget
+        capped them, or training had stopped): a mixture's weight step then reads this
+        proposal's densities from drawing the batch instead of evaluating it again."""
+        return self.trainer.light_step
+
     def density_hint(self, u: np.ndarray, q_now: np.ndarray) -> None:
         """Told by a mixture just before ``_adapt(u, …)`` with this very ``u``: the density
         q_now (n,) of this proposal as it is now at u (computed when u was drawn), which the

@@ -16,9 +16,11 @@ optimisation, Kleiss & Pittau, hep-ph/9405257): the variance of f/q_α is convex
 minimal where every W_k(α) = ∫ q_k f²/q_α² is equal; from the batch (points drawn with q_s),
 W_k ≈ mean(q_k(u) f² / (q_α(u)² q_s(u))), and each step sets α_k ∝ α_k √W_k, with every
 weight kept ≥ ``floor`` (so a component that is the safe one stays in). The q_k(u) are the
-densities the batch was drawn with (computed by ``sample``, so no component is evaluated
-again; a learned component has not yet trained on these points, so W_k is estimated on points
-independent of q_k). The weights are fixed between batches, so every estimate stays unbiased.
+components' densities after they adapted to the batch, except for a component that says it
+adapted lightly (``adapted_lightly``: a learned proposal whose Adam steps the budget capped,
+e.g. 2 at 10⁵ calls): its densities that drew the batch (computed by ``sample``) stand in,
+since evaluating it again would cost about as much as its training step. The weights are fixed
+between batches, so every estimate stays unbiased.
 
 With ``select`` the weights in use are *chosen* after each batch by the held-out figure
 (:mod:`.selection`): the component densities at the batch's points, taken before any component
@@ -50,9 +52,9 @@ from .selection import candidate_weights, choose, reweighted_figures
 
 __all__ = ["Mixture", "multichannel_weights"]
 
-# Whether the weight step of ``learn_weights`` reads the component densities that drew the
-# batch (True) or evaluates every component again after it adapted (False, the rule until
-# now; benchmarks switch it to compare the two side by side).
+# Whether the weight step of ``learn_weights`` reads the densities that drew the batch for a
+# component that adapted lightly (True) or evaluates every component again after it adapted
+# (False, the rule until then; benchmarks switch it to compare the two side by side).
 weights_from_sampling = True
 
 
@@ -237,12 +239,16 @@ class Mixture(Backend):
                 comp.density_hint(u, before[k])
             comp._adapt(u, q, f)
         if self.learn_weights and nonzero:
-            # the densities that drew the batch: W_k estimated on points independent of q_k
-            # (after adapting, a learned q_k has trained on them), and no second evaluation
-            densities = (
-                before
-                if reuse and before is not None
-                else np.stack([comp._density(u) for comp in self.components])
+            # each component as it now is, but one that adapted lightly (a learned one whose
+            # step the budget capped) keeps the densities that drew the batch: evaluating it
+            # again would cost about as much as its training step did
+            densities = np.stack(
+                [
+                    before[k]
+                    if reuse and before is not None and getattr(comp, "adapted_lightly", False)
+                    else comp._density(u)
+                    for k, comp in enumerate(self.components)
+                ]
             )
             self.reference_weights = multichannel_weights(
                 self.reference_weights, densities, q, f, self.floor, moment=self.moment

@@ -69,28 +69,28 @@ class TrainingConfig(Config):
     0.41 (kl), 0.56 (mix), 0.68 (variance): the variance term targets the largest weights,
     KL the bulk.
 
-    ``reuse`` (None: off) caps the steps per batch at reuse · n_new / minibatch, so the total
-    number of Adam steps scales with the training calls (the integrator's batches are
-    calls / 50 points between 10³ and 2·10⁴: at 10⁶ calls the cap does not bind).
+    ``reuse`` (None: off) caps the steps per batch at ⌈reuse · n / minibatch⌉ for a batch of
+    n new points, so the total number of Adam steps scales with the training calls (the
+    integrator's batches are calls / 50 points between 10³ and 2·10⁴). The default 1 takes 2
+    steps a batch at 10⁵ calls (2000-point batches) and the full 20 at 10⁶ (⌈20000/1024⌉ = 20),
+    where training is the same as with the former 4 or with no cap.
     ``patience`` (None: never stop) and ``min_improvement``: early stopping on the held-out rsd
     (module docstring, step 4).
 
-    Measured (``benchmarks/results/early_stop.md``, one seed, process CPU s): at 10⁵ calls
-    ``reuse`` 4 against the old fixed 20 steps trains 2–3.5× faster with ε_median-max camel d=4
-    22.6 → 27.2 %, d=8 5.6 → 1.7 %, ee_qqg@diet 14.1 → 10.9 %, ee_qqg@dalitz+axis 59.3 →
-    71.8 % (MadNIS: 4.0, 0.6, 4.0, 71.3 %, 2–5× less CPU than reuse 4); reuse 1 (MadNIS's
-    step count and time) drops camel d=8 to 0.13 % (rsd 15). At 10⁶ calls ``reuse`` does not
-    bind. Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50, costing
-    ε on diet (18.9 vs 20.3 %; camel d=4 30.0 vs 30.6 % unstopped); with 10 no measured run
-    stops, and at 10⁶ calls training is then the old one (diet and camel d=8 reproduce it).
-    Since the spline's gradient comes from the numba kernel (:mod:`.spline_kernel`) and Adam
-    is fused, the same training costs 1.3–1.6× less CPU at 10⁵ calls (camel d=4 13.7 → 8.4 s,
-    d=8 29.2 → 22.2, ee_qqg diet 23.6 → 15.7, dalitz+axis 24.3 → 15.7;
-    ``early_stop_speed.md``), still 2.5–3.1× MadNIS's (3.1–7.1 s). ``reuse`` 2 would take
-    1.45–1.6× MadNIS's time with ε still above MadNIS's on all four but cut diet 10.9 → 5.2 %
-    and camel d=8 1.7 → 0.63 % (one seed), so the default stays 4. The kernel's saved forward
-    state, one autograd node per coupling layer and its inlined helpers then took another ~20 %
-    off, bitwise the same training (``early_stop_speedbranch.md``): 2.1–2.6× MadNIS's time.
+    Measured (``benchmarks/results/early_stop*.md``, process CPU s, MadNIS 1.0 with its defaults
+    and 1 torch thread in the same process). Reuse 4 against the old fixed 20 steps trained
+    2–3.5× faster at 10⁵ calls; with the numba kernel's gradient, fused Adam and the mode search
+    it still took 2.1–2.7× MadNIS's time (camel d=4 9.6 s, d=8 16.6, ee_qqg@diet 14.5,
+    dalitz+axis 14.1 against 3.5, 6.4, 6.3, 6.7), ε_median-max 49.4 / 23.9 / 10.7 / 78.9 %
+    against MadNIS's 4.0 / 0.60 / 4.0 / 71.3 % (``early_stop_final.md``, seed 1). Once the
+    mixture stopped evaluating the flow again for its weight step and held-out rsd, reuse 1 at
+    10⁵ calls, seeds 3, 4, 5, load 2–3 (``early_stop_sweep1e5.md``): 4.3/3.0/3.5 s, 5.8/5.6/6.6,
+    5.8/5.1/6.4, 5.2/4.8/5.0 against MadNIS's 3.95/3.2/4.6, 8.8/7.7/8.2, 6.8/6.1/7.4,
+    6.2/6.4/6.2 (11 of 12 at most MadNIS's; camel d=4 seed 3 10 % above), ε 46–48 %, 24–25 %,
+    4.2–4.5 %, 79–80 % against 5–6 %, 0.03–2.9 %, 2.9–3.2 %, 68–72 %. The price is ε on
+    ee_qqg@diet (10.7 % at reuse 4, 4.2–4.5 % at 1, 4.8–6.7 % at 1.25, which takes 3 steps and
+    1.1–1.6× reuse 1's time). Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch
+    47 of 50, costing ε on diet (18.9 vs 20.3 %); with 10 no measured run stops.
     """
 
     loss: str = "mix"
@@ -177,6 +177,9 @@ class Trainer:
         self.best: dict[str, torch.Tensor] | None = None
         self.stale = 0
         self.stopped_at = 0
+        # whether the last batch took fewer Adam steps than steps_per_batch (reuse capped it,
+        # or training had stopped): the model then moved little, if at all
+        self.light_step = False
         self._log_prob = getattr(model, "training_log_prob", model.log_prob)
         self._plain = not hasattr(model, "training_log_prob")  # validated density = log_prob
         self._after_step = getattr(model, "after_step", None)
@@ -203,6 +206,7 @@ class Trainer:
         (a mixture computed it drawing u): the held-out rsd before the update then reads it
         instead of evaluating the model again. Ignored for a model whose validated density is
         not its ``log_prob`` (``training_log_prob``)."""
+        self.light_step = True  # until a full batch of steps is taken below
         if self.stopped:
             return
         n = u.shape[0]
@@ -210,8 +214,10 @@ class Trainer:
         n_val = n_val if _MIN_VALIDATION <= n_val < n else 0
         n_train = n - n_val
         known = None if log_q_now is None or not self._plain else log_q_now[n_train:]
+        steps = self.config.steps_for(n)
+        self.light_step = steps < self.config.steps_per_batch
         self.buffer.add(u[:n_train], q[:n_train], f[:n_train])
-        self._train(u[n_train:], q[n_train:], f[n_train:], self.config.steps_for(n), known)
+        self._train(u[n_train:], q[n_train:], f[n_train:], steps, known)
         self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
         self.batches += 1
         if self._after_step is not None and not self.stopped:
