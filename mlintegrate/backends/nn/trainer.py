@@ -82,15 +82,20 @@ class TrainingConfig(Config):
     2–3.5× faster at 10⁵ calls; with the numba kernel's gradient, fused Adam and the mode search
     it still took 2.1–2.7× MadNIS's time (camel d=4 9.6 s, d=8 16.6, ee_qqg@diet 14.5,
     dalitz+axis 14.1 against 3.5, 6.4, 6.3, 6.7), ε_median-max 49.4 / 23.9 / 10.7 / 78.9 %
-    against MadNIS's 4.0 / 0.60 / 4.0 / 71.3 % (``early_stop_final.md``, seed 1). Once the
-    mixture stopped evaluating the flow again for its weight step and held-out rsd, reuse 1 at
-    10⁵ calls, seeds 3, 4, 5, load 2–3 (``early_stop_sweep1e5.md``): 4.3/3.0/3.5 s, 5.8/5.6/6.6,
-    5.8/5.1/6.4, 5.2/4.8/5.0 against MadNIS's 3.95/3.2/4.6, 8.8/7.7/8.2, 6.8/6.1/7.4,
-    6.2/6.4/6.2 (11 of 12 at most MadNIS's; camel d=4 seed 3 10 % above), ε 46–48 %, 24–25 %,
-    4.2–4.5 %, 79–80 % against 5–6 %, 0.03–2.9 %, 2.9–3.2 %, 68–72 %. The price is ε on
-    ee_qqg@diet (10.7 % at reuse 4, 4.2–4.5 % at 1, 4.8–6.7 % at 1.25, which takes 3 steps and
-    1.1–1.6× reuse 1's time). Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch
-    47 of 50, costing ε on diet (18.9 vs 20.3 %); with 10 no measured run stops.
+    against MadNIS's 4.0 / 0.60 / 4.0 / 71.3 % (``early_stop_final.md`` at dd55481, seed 1).
+    Once the mixture stopped evaluating the flow again for its held-out rsd and, at capped
+    steps, its weight step, reuse 1 was measured against MadNIS in the same process at 10⁵
+    calls (load 3–4; ``early_stop_final.md``, seed 1, and ``early_stop_seeds345.md``): CPU
+    3.9 / 6.3 / 5.9 / 4.5 s against 4.7 / 8.4 / 6.5 / 7.3 (seed 1); seeds 3–5 camel d=4
+    3.0/3.1/3.2 vs 3.4/4.0/3.2, d=8 5.8/5.8/5.3 vs 6.4/7.1/6.1, diet 4.2/5.4/5.2 vs
+    5.8/6.5/6.4, dalitz+axis 5.1/4.9/5.0 vs 6.3/6.9/7.3 (at most MadNIS's in 15 of 16 runs,
+    camel d=4 seed 5 0.02 s above); ε 46–48 %, 24–26 %, 4.0–4.6 %, 79 % against 4–6 %,
+    0.03–2.9 %, 2.9–4.0 %, 68–72 %. The price against reuse 4 (2.0–2.8× the time, same run):
+    camel d=4 ε 52.5 → 46.7 % (rsd 0.33 → 0.48), ee_qqg@diet 11.2 → 4.3 %; reuse 1.25 (3 steps)
+    gave diet 4.8–6.7 % at 1.1–1.6× reuse 1's time (``early_stop_sweep1e5.md``). At 10⁶ calls
+    training is the former one (the steps, and the weight rule at full steps, bit for bit).
+    Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50, costing ε on
+    diet (18.9 vs 20.3 %); with 10 no measured run stops.
     """
 
     loss: str = "mix"
