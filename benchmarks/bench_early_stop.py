@@ -27,6 +27,7 @@ from bench_core import RESULTS, machine_info
 from bench_flow import load_case, run_madnis
 
 import mlintegrate as mli
+from mlintegrate.backends import mixture as mixture_module
 from mlintegrate.backends.nn import spline_kernel
 from mlintegrate.backends.nn import trainer as trainer_module
 
@@ -41,6 +42,12 @@ ROWS = {
     # main's defaults as they trained before the kernel gradient: the torch spline's autograd
     # graph and unfused Adam (same settings as ``after``)
     "main": {"_torch_training_path": True},
+    "after-reuse1.25": {"reuse": 1.25},  # 3 Adam steps a batch at 10⁵ calls, 20 at 10⁶
+    # the mixture's weight step evaluating every component again after it adapted (the rule
+    # until the weights came from the densities that drew the batch)
+    "after-weights-after-adapt": {"_weights_after_adapt": True},
+    "after-reuse1-weights-after-adapt": {"reuse": 1.0, "_weights_after_adapt": True},
+    "after-reuse4": {"reuse": 4.0},
 }
 # Flow today at 10⁶ training calls, seed 1 (benchmarks/results/flow_after_refactor.md, the
 # fixed-steps trainer): the 10⁶ target where no ``before`` row was run in the same process.
@@ -56,12 +63,14 @@ def run_flow(case: str, calls: int, seed: int, settings: dict[str, Any]) -> dict
     integ = mli.Integrator(backend, rng=seed, progress=False)
     # the switches are read when the first batch builds the network and its Adam (seed None)
     spline_kernel.kernel_gradient, trainer_module.fused_adam = not torch_path, not torch_path
+    mixture_module.weights_from_sampling = not settings.get("_weights_after_adapt", False)
     try:
         c0, t0 = time.process_time(), time.perf_counter()
         integ.train(f, calls=calls)
         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     finally:
         spline_kernel.kernel_gradient, trainer_module.fused_adam = True, True
+        mixture_module.weights_from_sampling = True
     r = integ.integrate(f, calls=EVAL_CALLS)
     trainer = backend.learned.trainer
     return {
@@ -89,28 +98,31 @@ def warm_up() -> None:
 def run_part(args: argparse.Namespace) -> list[dict[str, Any]]:
     warm_up()
     rows = []
-    for calls in (int(float(c)) for c in args.train_calls.split(",")):
-        for case in args.cases.split(","):
-            for name in args.rows.split(","):
-                if name == "madnis":
-                    f = load_case(case)
-                    clock = time.process_time
-                    res, info = run_madnis(f, f.dim, calls, EVAL_CALLS, args.seed, clock)
-                    if res is None:
-                        row = {"status": info["reason"]}
-                    else:
-                        row = {
-                            "train_cpu_s": res.time_train,
-                            "eps_median_max": res.efficiency.median_max,
-                            "rsd": res.rsd,
-                            "pull": res.pull,
-                            "batches": info["train_steps"],
-                        }
-                else:
-                    row = run_flow(case, calls, args.seed, ROWS[name])
-                row = {"case": case, "calls_train": calls, "row": name} | row
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+    for calls, seed, case, name in (
+        (int(float(c)), int(s), case, name)
+        for c in args.train_calls.split(",")
+        for s in str(args.seed).split(",")
+        for case in args.cases.split(",")
+        for name in args.rows.split(",")
+    ):
+        if name == "madnis":
+            f = load_case(case)
+            res, info = run_madnis(f, f.dim, calls, EVAL_CALLS, seed, time.process_time)
+            if res is None:
+                row = {"status": info["reason"]}
+            else:
+                row = {
+                    "train_cpu_s": res.time_train,
+                    "eps_median_max": res.efficiency.median_max,
+                    "rsd": res.rsd,
+                    "pull": res.pull,
+                    "batches": info["train_steps"],
+                }
+        else:
+            row = run_flow(case, calls, seed, ROWS[name])
+        row = {"case": case, "calls_train": calls, "seed": seed, "row": name} | row
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     return rows
 
 
@@ -120,41 +132,43 @@ def _verdict(ok: bool) -> str:
 
 def targets(rows: list[dict[str, Any]]) -> list[str]:
     """10⁵: after trains in ≤ MadNIS's CPU time with ε ≥ MadNIS's; 10⁶: ε after ≥ before."""
-    by = {(r["case"], r["calls_train"], r["row"]): r for r in rows}
+    by = {(r["case"], r["calls_train"], r.get("seed"), r["row"]): r for r in rows}
     out = []
-    for case, calls in sorted({(r["case"], r["calls_train"]) for r in rows}, key=str):
-        after = by.get((case, calls, "after"))
+    for case, calls, seed in sorted(
+        {(r["case"], r["calls_train"], r.get("seed")) for r in rows}, key=str
+    ):
+        after = by.get((case, calls, seed, "after"))
         if after is None:
             continue
-        mad = by.get((case, calls, "madnis"))
+        mad = by.get((case, calls, seed, "madnis"))
+        at = f"at {calls:,} calls" + (f", seed {seed}" if seed is not None else "")
         if calls < 1_000_000 and mad is not None and "eps_median_max" in mad:
             out.append(
-                f"- {_verdict(after['train_cpu_s'] <= mad['train_cpu_s'])} {case} at {calls:,} "
-                f"calls: training CPU after ≤ MadNIS — {after['train_cpu_s']:.1f} s vs "
+                f"- {_verdict(after['train_cpu_s'] <= mad['train_cpu_s'])} {case} {at}: "
+                f"training CPU after ≤ MadNIS — {after['train_cpu_s']:.1f} s vs "
                 f"{mad['train_cpu_s']:.1f} s"
             )
             out.append(
-                f"- {_verdict(after['eps_median_max'] >= mad['eps_median_max'])} {case} at "
-                f"{calls:,} calls: ε after ≥ MadNIS — {after['eps_median_max']:.2%} vs "
-                f"{mad['eps_median_max']:.2%}"
+                f"- {_verdict(after['eps_median_max'] >= mad['eps_median_max'])} {case} {at}: "
+                f"ε after ≥ MadNIS — {after['eps_median_max']:.2%} vs {mad['eps_median_max']:.2%}"
             )
-        main = by.get((case, calls, "main"))
+        main = by.get((case, calls, seed, "main"))
         if main is not None and "train_cpu_s" in main:
             out.append(
-                f"- (measured) {case} at {calls:,} calls: training CPU after vs main's path — "
+                f"- (measured) {case} {at}: training CPU after vs main's path — "
                 f"{after['train_cpu_s']:.1f} s vs {main['train_cpu_s']:.1f} s "
                 f"({main['train_cpu_s'] / after['train_cpu_s']:.2f}× faster)"
             )
         if calls >= 1_000_000:
-            before = main or by.get((case, calls, "before"))
+            before = main or by.get((case, calls, seed, "before"))
             name = "main" if main else "before"
             eps_b = before["eps_median_max"] if before else STORED_BEFORE_1E6.get(case)
             src = f"{name}, same run" if before else "stored, flow_after_refactor.md"
             if eps_b is None:
-                out.append(f"- **NOT MEASURED** {case} at {calls:,} calls: no before figure")
+                out.append(f"- **NOT MEASURED** {case} {at}: no before figure")
                 continue
             out.append(
-                f"- {_verdict(after['eps_median_max'] >= eps_b)} {case} at {calls:,} calls: ε "
+                f"- {_verdict(after['eps_median_max'] >= eps_b)} {case} {at}: ε "
                 f"after ≥ before — {after['eps_median_max']:.2%} vs {eps_b:.2%} ({src})"
             )
     return out
@@ -162,7 +176,13 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
 
 ROW_NOTES = (
     "Rows: `before` = fixed 20 Adam steps a batch, no stopping (the trainer until now); "
-    "`after` = today's defaults (reuse 4, patience 10, min_improvement 1 %); `after-reuse1` = "
+    "`after` = the defaults when the part ran (reuse 1 since the weights-from-sampling commit, "
+    "reuse 4 before; patience 10, min_improvement 1 %); `after-reuse4` = reuse 4, the former "
+    "default; `after-reuse1.25` = reuse 1.25 (3 steps a batch at 10⁵ calls); "
+    "`after-weights-after-adapt` (`after-reuse1-weights-after-adapt`: with reuse 1) = the "
+    "mixture's weight step evaluating every component again after it adapted, the rule before "
+    "it read the densities that drew the batch (at 10⁶ calls the training until then); "
+    "`after-reuse1` = "
     "reuse 1, the step count MadNIS's time would need (the default when that part ran); "
     "`after-patience5` = patience 5 (the default when that part ran; at 10⁶ calls and reuse 4 "
     "or 1 alike, since reuse does not bind there); `madnis` = MadNIS 1.0 with its defaults; "
@@ -187,19 +207,21 @@ def markdown(doc: dict[str, Any]) -> str:
             for m in doc["machines"]
         ),
         "",
-        f"One seed, {EVAL_CALLS:,} evaluation calls; train CPU s = process CPU seconds of the "
-        "training, integrand calls included, on a shared 2-core machine (torch 1 thread).",
+        f"Seed as given (older parts: 1), {EVAL_CALLS:,} evaluation calls; train CPU s = "
+        "process CPU seconds of the training, integrand calls included, on a shared 2-core "
+        "machine (torch 1 thread, MadNIS's too).",
         "",
-        "| case | training calls | row | train CPU s | ε median-max | rsd | pull | batches "
+        "| case | training calls | seed | row | train CPU s | ε median-max | rsd | pull | batches "
         "(MadNIS: steps) | stopped at |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in doc["rows"]:
+        head = f"| {r['case']} | {r['calls_train']:,} | {r.get('seed', '—')} | {r['row']} |"
         if "eps_median_max" not in r:
-            lines.append(f"| {r['case']} | {r['calls_train']:,} | {r['row']} | {r['status']} |")
+            lines.append(f"{head} {r['status']} |")
             continue
         lines.append(
-            f"| {r['case']} | {r['calls_train']:,} | {r['row']} | {r['train_cpu_s']:.1f} | "
+            f"{head} {r['train_cpu_s']:.1f} | "
             f"{r['eps_median_max']:.2%} | {r['rsd']:.3g} | {r['pull']:+.2f} | {r['batches']} | "
             f"{r.get('stopped_at_batch') or '—'} |"
         )
@@ -213,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default="camel:4,camel:8,ee_qqg@diet,ee_qqg@dalitz+axis")
     parser.add_argument("--train-calls", default="1e5")
     parser.add_argument("--rows", default="before,after,madnis")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", default="1", help="a seed, or several: 3,4,5")
     parser.add_argument("--part", default="all")
     parser.add_argument("--merge", default=None, help="comma-separated parts to join")
     parser.add_argument("--name", default="early_stop", help="stem of the merged files")

@@ -115,6 +115,22 @@ class LearnedProposal(Backend):
     def _build(self, seed: int) -> None:
         self.model = self._build_model(seed).to(self.device)
         self.trainer = Trainer(self.model, self.dim, self.training, seed, self.device)
+        self._hint: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def adapted_lightly(self) -> bool:
+        """Whether the last ``_adapt`` took fewer Adam steps than a full batch's (the budget
+        capped them, or training had stopped): a mixture's weight step then reads this
+        proposal's densities from drawing the batch instead of evaluating it again."""
+        return self.trainer.light_step
+
+    def density_hint(self, u: np.ndarray, q_now: np.ndarray) -> None:
+        """Told by a mixture just before ``_adapt(u, …)`` with this very ``u``: the density
+        q_now (n,) of this proposal as it is now at u (computed when u was drawn), which the
+        trainer's held-out rsd before its update reads instead of evaluating the model again
+        (the values differ from a new evaluation by rounding only: a point this proposal drew
+        has its density from the forward pass)."""
+        self._hint = (u, q_now)
 
     def _seed_from(self, gen: np.random.Generator) -> None:
         """Fix the seed from the caller's generator, before the first training step."""
@@ -151,10 +167,16 @@ class LearnedProposal(Backend):
         if self.seed is None:  # told before ever asked: keep the provisional network's seed
             self.seed = self.trainer.seed
         u_t, q_t, f_t = self._tensor(u), self._tensor(q), self._tensor(f)
+        hint, self._hint = self._hint, None
+        log_q_now = None
+        if hint is not None and hint[0] is u and hint[1].shape == (u.shape[0],):
+            with np.errstate(divide="ignore"):
+                log_q_now = self._tensor(np.log(hint[1]))
         before = getattr(self.model, "before_step", None)  # e.g. the B-VAE's η update
         if before is not None:
             before(u_t, q_t, f_t)
-        self.trainer.step(u_t, q_t, f_t)
+            log_q_now = None  # the model changed
+        self.trainer.step(u_t, q_t, f_t, log_q_now)
 
     def default_batch_size(self, calls: int) -> int:
         return max(1, min(calls, max(calls // 50, 1000), 20_000))

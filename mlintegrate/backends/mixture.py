@@ -15,7 +15,11 @@ With ``learn_weights`` the channel weights α are adapted too (multi-channel wei
 optimisation, Kleiss & Pittau, hep-ph/9405257): the variance of f/q_α is convex in α and
 minimal where every W_k(α) = ∫ q_k f²/q_α² is equal; from the batch (points drawn with q_s),
 W_k ≈ mean(q_k(u) f² / (q_α(u)² q_s(u))), and each step sets α_k ∝ α_k √W_k, with every
-weight kept ≥ ``floor`` (so a component that is the safe one stays in). The weights are fixed
+weight kept ≥ ``floor`` (so a component that is the safe one stays in). The q_k(u) are the
+components' densities after they adapted to the batch, except for a component that says it
+adapted lightly (``adapted_lightly``: a learned proposal whose Adam steps the budget capped,
+e.g. 2 at 10⁵ calls): its densities that drew the batch (computed by ``sample``) stand in,
+since evaluating it again would cost about as much as its training step. The weights are fixed
 between batches, so every estimate stays unbiased.
 
 With ``select`` the weights in use are *chosen* after each batch by the held-out figure
@@ -47,6 +51,16 @@ from .base import Backend, prefixed, unprefixed
 from .selection import candidate_weights, choose, reweighted_figures
 
 __all__ = ["Mixture", "multichannel_weights"]
+
+# Whether the weight step of ``learn_weights`` reads the densities that drew the batch for a
+# component that adapted lightly (True) or evaluates every component again after it adapted
+# (False, the rule until then; benchmarks switch it to compare the two side by side).
+weights_from_sampling = True
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two float64 arrays are equal bit for bit (shape included)."""
+    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
 
 
 def multichannel_weights(
@@ -135,6 +149,8 @@ class Mixture(Backend):
         self._pool: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self._pooled_batches = 0  # batches pooled so far; the choice starts at 2·select_batches
         self._presampled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # components told their own density at a batch before adapting (learned proposals)
+        self._hinted = any(hasattr(c, "density_hint") for c in components)
         self._set_weights(self.initial_weights)
 
     def _set_weights(self, weights: np.ndarray) -> None:
@@ -157,8 +173,8 @@ class Mixture(Backend):
         for alpha, dens_k in zip(self.weights, dens, strict=True):
             if alpha > 0:
                 q += alpha * dens_k
-        if self.select:  # kept for the pool: densities before the components learn
-            self._presampled = (u, q, dens)
+        if self.select or self.learn_weights or self._hinted:  # read again by _adapt
+            self._presampled = (u.copy(), q.copy(), dens)
         return u, q
 
     def _density(self, u: np.ndarray) -> np.ndarray:
@@ -168,11 +184,19 @@ class Mixture(Backend):
                 q += alpha * comp._density(u)
         return q
 
-    def _densities_before_adapt(self, u: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """q_k(u) (K, n) of the components as they are now (cached from ``_sample``)."""
+    def _densities_before_adapt(
+        self, u: np.ndarray, q: np.ndarray, evaluate: bool = True
+    ) -> np.ndarray | None:
+        """q_k(u) (K, n) of the components as they are now (cached from ``_sample`` where
+        u and q are, bit for bit, what it returned); None where they are not cached and not
+        to be evaluated (``evaluate`` False)."""
         cached, self._presampled = self._presampled, None
-        if cached is not None and cached[0] is u and np.array_equal(cached[1], q):
+        u = np.ascontiguousarray(u, dtype=np.float64)
+        q = np.ascontiguousarray(q, dtype=np.float64)
+        if cached is not None and _same_bits(cached[0], u) and _same_bits(cached[1], q):
             dens = cached[2]
+        elif not evaluate:
+            return None
         else:
             dens = np.full((len(self.components), u.shape[0]), np.nan)
         for k, comp in enumerate(self.components):
@@ -201,14 +225,31 @@ class Mixture(Backend):
         self._set_weights(candidates[best])
 
     def _adapt(self, u: np.ndarray, q: np.ndarray, f: np.ndarray) -> None:
-        if self.select and np.any(f != 0):
-            self._pool.append((f.copy(), q.copy(), self._densities_before_adapt(u, q)))
+        nonzero = bool(np.any(f != 0))
+        reuse = self.learn_weights and weights_from_sampling
+        needed = self.select or reuse  # else only for the hints: taken where cached
+        wanted = nonzero and (needed or self._hinted)
+        before = self._densities_before_adapt(u, q, evaluate=needed) if wanted else None
+        if self.select and before is not None:
+            self._pool.append((f.copy(), q.copy(), before))
             del self._pool[: -self.select_batches]
             self._pooled_batches += 1
-        for comp in self.components:
+        for k, comp in enumerate(self.components):
+            if before is not None and hasattr(comp, "density_hint"):
+                comp.density_hint(u, before[k])
             comp._adapt(u, q, f)
-        if self.learn_weights and np.any(f != 0):
-            densities = np.stack([comp._density(u) for comp in self.components])
+        if self.learn_weights and nonzero:
+            # each component as it now is, but one that adapted lightly (a learned one whose
+            # step the budget capped) keeps the densities that drew the batch: evaluating it
+            # again would cost about as much as its training step did
+            densities = np.stack(
+                [
+                    before[k]
+                    if reuse and before is not None and getattr(comp, "adapted_lightly", False)
+                    else comp._density(u)
+                    for k, comp in enumerate(self.components)
+                ]
+            )
             self.reference_weights = multichannel_weights(
                 self.reference_weights, densities, q, f, self.floor, moment=self.moment
             )

@@ -69,28 +69,33 @@ class TrainingConfig(Config):
     0.41 (kl), 0.56 (mix), 0.68 (variance): the variance term targets the largest weights,
     KL the bulk.
 
-    ``reuse`` (None: off) caps the steps per batch at reuse · n_new / minibatch, so the total
-    number of Adam steps scales with the training calls (the integrator's batches are
-    calls / 50 points between 10³ and 2·10⁴: at 10⁶ calls the cap does not bind).
+    ``reuse`` (None: off) caps the steps per batch at ⌈reuse · n / minibatch⌉ for a batch of
+    n new points, so the total number of Adam steps scales with the training calls (the
+    integrator's batches are calls / 50 points between 10³ and 2·10⁴). The default 1 takes 2
+    steps a batch at 10⁵ calls (2000-point batches) and the full 20 at 10⁶ (⌈20000/1024⌉ = 20),
+    where training is the same as with the former 4 or with no cap.
     ``patience`` (None: never stop) and ``min_improvement``: early stopping on the held-out rsd
     (module docstring, step 4).
 
-    Measured (``benchmarks/results/early_stop.md``, one seed, process CPU s): at 10⁵ calls
-    ``reuse`` 4 against the old fixed 20 steps trains 2–3.5× faster with ε_median-max camel d=4
-    22.6 → 27.2 %, d=8 5.6 → 1.7 %, ee_qqg@diet 14.1 → 10.9 %, ee_qqg@dalitz+axis 59.3 →
-    71.8 % (MadNIS: 4.0, 0.6, 4.0, 71.3 %, 2–5× less CPU than reuse 4); reuse 1 (MadNIS's
-    step count and time) drops camel d=8 to 0.13 % (rsd 15). At 10⁶ calls ``reuse`` does not
-    bind. Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50, costing
-    ε on diet (18.9 vs 20.3 %; camel d=4 30.0 vs 30.6 % unstopped); with 10 no measured run
-    stops, and at 10⁶ calls training is then the old one (diet and camel d=8 reproduce it).
-    Since the spline's gradient comes from the numba kernel (:mod:`.spline_kernel`) and Adam
-    is fused, the same training costs 1.3–1.6× less CPU at 10⁵ calls (camel d=4 13.7 → 8.4 s,
-    d=8 29.2 → 22.2, ee_qqg diet 23.6 → 15.7, dalitz+axis 24.3 → 15.7;
-    ``early_stop_speed.md``), still 2.5–3.1× MadNIS's (3.1–7.1 s). ``reuse`` 2 would take
-    1.45–1.6× MadNIS's time with ε still above MadNIS's on all four but cut diet 10.9 → 5.2 %
-    and camel d=8 1.7 → 0.63 % (one seed), so the default stays 4. The kernel's saved forward
-    state, one autograd node per coupling layer and its inlined helpers then took another ~20 %
-    off, bitwise the same training (``early_stop_speedbranch.md``): 2.1–2.6× MadNIS's time.
+    Measured (``benchmarks/results/early_stop*.md``, process CPU s, MadNIS 1.0 with its defaults
+    and 1 torch thread in the same process). Reuse 4 against the old fixed 20 steps trained
+    2–3.5× faster at 10⁵ calls; with the numba kernel's gradient, fused Adam and the mode search
+    it still took 2.1–2.7× MadNIS's time (camel d=4 9.6 s, d=8 16.6, ee_qqg@diet 14.5,
+    dalitz+axis 14.1 against 3.5, 6.4, 6.3, 6.7), ε_median-max 49.4 / 23.9 / 10.7 / 78.9 %
+    against MadNIS's 4.0 / 0.60 / 4.0 / 71.3 % (``early_stop_final.md`` at dd55481, seed 1).
+    Once the mixture stopped evaluating the flow again for its held-out rsd and, at capped
+    steps, its weight step, reuse 1 was measured against MadNIS in the same process at 10⁵
+    calls (load 3–4; ``early_stop_final.md``, seed 1, and ``early_stop_seeds345.md``): CPU
+    3.9 / 6.3 / 5.9 / 4.5 s against 4.7 / 8.4 / 6.5 / 7.3 (seed 1); seeds 3–5 camel d=4
+    3.0/3.1/3.2 vs 3.4/4.0/3.2, d=8 5.8/5.8/5.3 vs 6.4/7.1/6.1, diet 4.2/5.4/5.2 vs
+    5.8/6.5/6.4, dalitz+axis 5.1/4.9/5.0 vs 6.3/6.9/7.3 (at most MadNIS's in 15 of 16 runs,
+    camel d=4 seed 5 0.02 s above); ε 46–48 %, 24–26 %, 4.0–4.6 %, 79 % against 4–6 %,
+    0.03–2.9 %, 2.9–4.0 %, 68–72 %. The price against reuse 4 (2.0–2.8× the time, same run):
+    camel d=4 ε 52.5 → 46.7 % (rsd 0.33 → 0.48), ee_qqg@diet 11.2 → 4.3 %; reuse 1.25 (3 steps)
+    gave diet 4.8–6.7 % at 1.1–1.6× reuse 1's time (``early_stop_sweep1e5.md``). At 10⁶ calls
+    training is the former one (the steps, and the weight rule at full steps, bit for bit).
+    Patience 5 stopped camel d=4 and ee_qqg@diet at 10⁶ calls at batch 47 of 50, costing ε on
+    diet (18.9 vs 20.3 %); with 10 no measured run stops.
     """
 
     loss: str = "mix"
@@ -103,7 +108,7 @@ class TrainingConfig(Config):
     minibatch: int = 1024
     val_fraction: float = 0.2
     val_tolerance: float = 0.1
-    reuse: float | None = 4.0
+    reuse: float | None = 1.0
     patience: int | None = 10
     min_improvement: float = 0.01
 
@@ -177,7 +182,11 @@ class Trainer:
         self.best: dict[str, torch.Tensor] | None = None
         self.stale = 0
         self.stopped_at = 0
+        # whether the last batch took fewer Adam steps than steps_per_batch (reuse capped it,
+        # or training had stopped): the model then moved little, if at all
+        self.light_step = False
         self._log_prob = getattr(model, "training_log_prob", model.log_prob)
+        self._plain = not hasattr(model, "training_log_prob")  # validated density = log_prob
         self._after_step = getattr(model, "after_step", None)
 
     def learning_rate(self, progress: float) -> float:
@@ -188,17 +197,32 @@ class Trainer:
         frac = min(progress / c.decay_batches, 1.0)
         return c.lr_final + 0.5 * (c.lr - c.lr_final) * (1.0 + math.cos(math.pi * frac))
 
-    def step(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> None:
+    def step(
+        self,
+        u: torch.Tensor,
+        q: torch.Tensor,
+        f: torch.Tensor,
+        log_q_now: torch.Tensor | None = None,
+    ) -> None:
         """Train on one batch (u (n, d), q_s (n,), f (n,) on the model's device); nothing once
-        early stopping has stopped training (the model stays as it is)."""
+        early stopping has stopped training (the model stays as it is).
+
+        ``log_q_now`` (n,): the model's log-density at u as it is now, where the caller has it
+        (a mixture computed it drawing u): the held-out rsd before the update then reads it
+        instead of evaluating the model again. Ignored for a model whose validated density is
+        not its ``log_prob`` (``training_log_prob``)."""
+        self.light_step = True  # until a full batch of steps is taken below
         if self.stopped:
             return
         n = u.shape[0]
         n_val = round(self.config.val_fraction * n)
         n_val = n_val if _MIN_VALIDATION <= n_val < n else 0
         n_train = n - n_val
+        known = None if log_q_now is None or not self._plain else log_q_now[n_train:]
+        steps = self.config.steps_for(n)
+        self.light_step = steps < self.config.steps_per_batch
         self.buffer.add(u[:n_train], q[:n_train], f[:n_train])
-        self._train(u[n_train:], q[n_train:], f[n_train:], self.config.steps_for(n))
+        self._train(u[n_train:], q[n_train:], f[n_train:], steps, known)
         self.buffer.add(u[n_train:], q[n_train:], f[n_train:])
         self.batches += 1
         if self._after_step is not None and not self.stopped:
@@ -256,25 +280,38 @@ class Trainer:
             self.best = None
             self.stopped_at = self.batches + 1
 
-    def _held_out_rsd(self, u: torch.Tensor, q: torch.Tensor, f: torch.Tensor) -> float:
-        """The held-out rsd of the model; inf where the estimate of rsd² came out negative
-        (beyond rounding): held-out noise then hides the change, which is not evidence that
-        it helped (on a constant f every update read rsd 0 ≤ 1.1 · 0 and was kept)."""
+    def _held_out_rsd(
+        self,
+        u: torch.Tensor,
+        q: torch.Tensor,
+        f: torch.Tensor,
+        log_q: torch.Tensor | None = None,
+    ) -> float:
+        """The held-out rsd of the model (of log-density ``log_q`` at u where given); inf
+        where the estimate of rsd² came out negative (beyond rounding): held-out noise then
+        hides the change, which is not evidence that it helped (on a constant f every update
+        read rsd 0 ≤ 1.1 · 0 and was kept)."""
         with torch.no_grad():
-            log_q = self._log_prob(u)
+            if log_q is None:
+                log_q = self._log_prob(u)
             if math.expm1(float(_log_second_moment(f, q, log_q))) < -_ROUNDING:
                 return math.inf
             return reweighted_rsd(f, q, log_q)
 
     def _train(
-        self, u_val: torch.Tensor, q_val: torch.Tensor, f_val: torch.Tensor, steps: int
+        self,
+        u_val: torch.Tensor,
+        q_val: torch.Tensor,
+        f_val: torch.Tensor,
+        steps: int,
+        log_q_val: torch.Tensor | None = None,
     ) -> None:
         c = self.config
         if steps == 0 or not bool((self.buffer.f != 0).any()):
             return
         validate = u_val.shape[0] > 0 and bool((f_val != 0).any())
         if validate:
-            rsd_before = self._held_out_rsd(u_val, q_val, f_val)
+            rsd_before = self._held_out_rsd(u_val, q_val, f_val, log_q_val)
             previous = self._snapshot()
             saved_adam = self._adam_snapshot()
         loss_fn = LOSSES[c.loss]
