@@ -73,7 +73,11 @@ class MultiChannelConfig(Config):
     settings (the flows take 8 Adam steps per batch, not a single flow's 20: K channels train
     K flows on the same calls, and one flow alone took 456 s of training on ee_4jet at 10⁶
     calls on 2 shared cores; each with the uniform safe component at fixed weight, as measured:
-    the channel weights already fall back between proposals); ``learn_weights``, ``floor``,
+    the channel weights already fall back between proposals; and the variance loss, not a
+    single flow's "mix": each channel's flow fits only its share of f, and the largest weights
+    are what a multi-channel proposal loses ε to — on ee_4jet at 2·10⁵ training calls, seed 3,
+    ε_median-max 5.55 % against 4.28 % with "mix", rsd 1.04 against 1.02);
+    ``learn_weights``, ``floor``,
     ``weight_moment``: the channel weights;
     ``partition``: "proposal" (channel k learns f · α_k q_k / q) or "full" (every channel f).
     """
@@ -82,7 +86,7 @@ class MultiChannelConfig(Config):
     flow: FlowConfig = field(
         default_factory=lambda: FlowConfig(
             safe="uniform", select_weights=False, find_modes=False
-        ).with_values(steps_per_batch=8)
+        ).with_values(steps_per_batch=8, loss="variance")
     )
     vegas: VegasConfig = field(default_factory=VegasConfig)
     learn_weights: bool = True

@@ -90,7 +90,12 @@ def ee_4jet(
         # log scale ≈ the smallest s_ij the cuts allow: 2 p_T² (1 − cos ΔR) ≈ p_T² ΔR²; the
         # earlier default, pairing_channels(sqrt_s, scale, angular=1e-2), measured worse
         return antenna_channels(
-            sqrt_s, pt_min**2 * dr_min**2 / s, e_min=pt_min, per_ring=4, pt_min=pt_min
+            sqrt_s,
+            pt_min**2 * dr_min**2 / s,
+            e_min=pt_min,
+            per_ring=4,
+            pt_min=pt_min,
+            energy_azimuth=True,
         )
 
     options = {"sqrt_s": sqrt_s, "alpha_s": alpha_s, "pt_min": pt_min, "dr_min": dr_min}
