@@ -93,28 +93,56 @@ class MLP(nn.Module):
             return self.constant.expand(x.shape[0], self.out_features)
         return self.net(2.0 * x.to(self.dtype) - 1.0)
 
-    def unbiased_output(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def unbiased_output(
+        self, x: torch.Tensor, columns: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Without gradients, (out − b_L, b_L): the output before its last bias is added,
         and that bias, for a caller that adds it while reading (the spline kernel). Bitwise
         the numbers of :meth:`forward` (MKL's addmm adds the bias after the product, as
         here), with one pass over each activation fewer: the hidden layers' bias and ReLU in
         one pass (:func:`_bias_relu`), no copy of the bias into the last layer's output
-        (~0.5 µs a point at d = 5). None where it does not apply (no network, another
-        activation than ReLU, gradients recorded): then call the module."""
+        (~0.5 µs a point at d = 5). With ``columns`` (int64 (in,)), x is a float64 (n, d)
+        array whose columns ``columns`` are the inputs: gathered, cast and centred in one
+        pass (:func:`_centre`) instead of a gather, a cast, a product and a difference.
+        None where it does not apply (no network, another activation than ReLU, gradients
+        recorded): then call the module."""
         if self.net is None or torch.is_grad_enabled() or self.dtype != torch.float32:
             return None
+        layers = self._relu_layers()
+        if layers is None:
+            return None
+        try:
+            if columns is None:
+                h = 2.0 * x.to(self.dtype) - 1.0
+            else:
+                h = torch.empty(x.shape[0], columns.size, dtype=self.dtype)
+                _centre(x.numpy(), columns, h.numpy())
+            for weight, bias in layers[:-1]:
+                h = torch.mm(h, weight)
+                _bias_relu(h.numpy(), bias.numpy())
+        except Exception:  # numba failed to compile or load: the module's own forward
+            return None
+        weight, bias = layers[-1]
+        return torch.mm(h, weight), bias
+
+    def _relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """[(W_lᵀ, b_l)] of the dense layers, detached views of the parameters; None if a
+        hidden activation is not ReLU."""
         layers = list(self.net)
         if not all(isinstance(a, nn.ReLU) for a in layers[1:-1:2]):
             return None
-        h = 2.0 * x.to(self.dtype) - 1.0
-        for lin in layers[:-1:2]:
-            h = torch.mm(h, lin.weight.t())
-            try:
-                _bias_relu(h.numpy(), lin.bias.detach().numpy())
-            except Exception:  # numba failed to compile or load: the module's own forward
-                return None
-        last = layers[-1]
-        return torch.mm(h, last.weight.t()), last.bias.detach()
+        return [(lin.weight.detach().t(), lin.bias.detach()) for lin in layers[::2]]
+
+
+@jit
+def _centre(x, columns, h):  # pragma: no cover - compiled
+    """h[i, j] = 2·float32(x[i, columns[j]]) − 1 in float32 (x float64 (n, d), h float32
+    (n, in)): bitwise torch's ``2.0 * x[:, columns].to(float32) − 1.0`` (2t is exact, the
+    difference rounded once in float32 as torch's)."""
+    two, one = np.float32(2.0), np.float32(1.0)
+    for i in range(x.shape[0]):
+        for j in range(columns.size):
+            h[i, j] = two * np.float32(x[i, columns[j]]) - one
 
 
 @jit
