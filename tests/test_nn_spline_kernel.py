@@ -207,7 +207,8 @@ def test_the_split_conditioner_gives_the_same_flow_bitwise(monkeypatch, dim):
     z = torch.rand(3000, dim, dtype=torch.float64, generator=gen)
     with torch.no_grad():
         first = flow.layers[0]
-        assert first.conditioner.unbiased_output(z[:, first._cond]) is not None  # it runs
+        raw, _ = first.conditioner.unbiased_output(z, first._cond)  # it runs, padded to 8k
+        assert raw.shape[1] % 8 == 0 and raw.shape[1] >= first.conditioner.out_features
         u, log_q = flow.sample(z)
         density = flow.log_prob(u)
         monkeypatch.setattr(mnn.mlp.MLP, "unbiased_output", lambda self, *args: None)
@@ -302,3 +303,18 @@ def test_sampled_points_and_densities_are_today_s(monkeypatch, dim):
     assert (u - ref_u).abs().max().item() <= 4 * 2**-53
     assert (log_q - ref_log_q).abs().max().item() < 1e-13
     assert (density - ref_density).abs().max().item() < 1e-13
+
+
+def test_the_padded_last_layer_follows_in_place_updates():
+    """MLP.unbiased_output caches W_Lᵀ padded to a multiple of 8 columns: after an in-place
+    update of the weights (an optimizer step) it gives, bitwise, the module's output again."""
+    net = mnn.mlp.MLP(3, 3 * n_spline_params(BINS), hidden=16, seed=0)
+    x = torch.rand(300, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for step in range(2):
+            for p in net.parameters():
+                p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(step)))
+            raw, bias = net.unbiased_output(x)
+            assert raw.shape == (300, 152)
+            assert torch.equal(raw[:, :147] + bias, net(x))
+            assert not raw[:, 147:].any()

@@ -94,11 +94,8 @@ class CouplingLayer(nn.Module):
             # kernel as it reads the parameters
             split = self.conditioner.unbiased_output(x, self._cond)
             if split is not None:
-                raw, bias = split
-                shape = (x.shape[0], len(self._trans), -1)
-                done = spline_kernel.spline_layer(
-                    x, raw.view(shape), self._trans, self.bins, inverse, bias
-                )
+                raw, bias = split  # raw (n, P ≥ m·(3K+1)): zero-weight padding at the end
+                done = spline_kernel.spline_layer(x, raw, self._trans, self.bins, inverse, bias)
                 if done is not None:
                     return done
         x_cond = torch.from_numpy(x.numpy()[:, self._cond]) if fast else x[:, self.cond]

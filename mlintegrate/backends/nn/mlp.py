@@ -104,8 +104,13 @@ class MLP(nn.Module):
         (~0.5 µs a point at d = 5). With ``columns`` (int64 (in,)), x is a float64 (n, d)
         array whose columns ``columns`` are the inputs: gathered, cast and centred in one
         pass (:func:`_centre`) instead of a gather, a cast, a product and a difference.
-        None where it does not apply (no network, another activation than ReLU, gradients
-        recorded): then call the module."""
+
+        The first array is (n, P), P = out_features rounded up to a multiple of 8: the
+        last product runs on W_Lᵀ padded with zero columns (:meth:`_padded_last`), which
+        MKL's sgemm computes ~20 % faster at out = 147 (d = 5) and bitwise equal in the
+        first out_features columns (the same kernel over the same k order; tested through
+        the flow). None where it does not apply (no network, another activation than ReLU,
+        gradients recorded): then call the module."""
         if self.net is None or torch.is_grad_enabled() or self.dtype != torch.float32:
             return None
         layers = self._relu_layers()
@@ -122,8 +127,20 @@ class MLP(nn.Module):
                 _bias_relu(h.numpy(), bias.numpy())
         except Exception:  # numba failed to compile or load: the module's own forward
             return None
-        weight, bias = layers[-1]
-        return torch.mm(h, weight), bias
+        return torch.mm(h, self._padded_last()), layers[-1][1]
+
+    def _padded_last(self) -> torch.Tensor:
+        """W_Lᵀ (hidden, P) contiguous with P − out_features zero columns, P a multiple of
+        8; rebuilt when the weight changes (its storage or its in-place version)."""
+        weight = self.net[-1].weight
+        key = (weight.data_ptr(), weight._version, weight.dtype)
+        cached = getattr(self, "_padded_cache", None)
+        if cached is None or cached[0] != key:
+            out, width = weight.shape
+            padded = torch.zeros(width, -(-out // 8) * 8, dtype=weight.dtype)
+            padded[:, :out] = weight.detach().t()
+            self._padded_cache = cached = (key, padded)
+        return cached[1]
 
     def _relu_layers(self) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
         """[(W_lᵀ, b_l)] of the dense layers, detached views of the parameters; None if a

@@ -176,7 +176,9 @@ def spline_layer(
 
     Args:
         x: points (n, d), float64 on the CPU (see :func:`kernel_applies`).
-        params: spline parameters (n, m, 3K+1) of the m columns ``trans``, float32 or 64.
+        params: spline parameters (n, m, 3K+1) of the m columns ``trans``, float32 or 64,
+            or (n, P) with P ≥ m·(3K+1) whose first m·(3K+1) columns they are (row j's
+            parameters of column trans[i] at i·(3K+1) + …; the rest is ignored).
         bias: None, or (m·(3K+1),) of params' dtype: the parameters are then params + bias,
             added here in that dtype (bitwise what torch's addmm gives: the conditioner's
             last layer need not write its output twice).
@@ -195,13 +197,20 @@ def spline_layer(
         or type(params) is not torch.Tensor
         or params.device.type != "cpu"
         or params.dtype not in (torch.float32, torch.float64)
-        or params.shape != (x.shape[0], trans.size, 3 * bins + 1)
-        or (bias is not None and (bias.dtype != params.dtype or bias.numel() != params[0].numel()))
+        or not _layer_params_fit(params, x.shape[0], trans.size, 3 * bins + 1)
+        or (
+            bias is not None
+            and (bias.dtype != params.dtype or bias.numel() != trans.size * (3 * bins + 1))
+        )
     ):
         return None
     xs = np.ascontiguousarray(x.numpy())
     ps = np.ascontiguousarray(params.numpy()).reshape(x.shape[0], -1)
-    b = np.zeros(ps.shape[1], ps.dtype) if bias is None else bias.detach().numpy().reshape(-1)
+    b = (
+        np.zeros(trans.size * (3 * bins + 1), ps.dtype)
+        if bias is None
+        else bias.detach().numpy().reshape(-1)
+    )
     out, logdet = np.empty_like(xs), np.empty(x.shape[0])
     try:
         _layer(
@@ -221,6 +230,13 @@ def spline_layer(
         kernel_error = f"{type(exc).__name__}: {exc}"
         return None
     return torch.from_numpy(out), torch.from_numpy(logdet)
+
+
+def _layer_params_fit(params: torch.Tensor, n: int, m: int, per: int) -> bool:
+    """Whether params is (n, m, per) or (n, P ≥ m·per)."""
+    if params.ndim == 3:
+        return params.shape == (n, m, per)
+    return params.ndim == 2 and params.shape[0] == n and params.shape[1] >= m * per
 
 
 # exp(x) for x ≤ 0 as 2ⁿ·exp(r): n = round(x / ln 2) by the 1.5·2⁵² shifter (n sits in the
