@@ -306,14 +306,16 @@ def test_sampled_points_and_densities_are_today_s(monkeypatch, dim):
 
 
 def test_the_padded_last_layer_follows_in_place_updates():
-    """MLP.unbiased_output caches W_Lᵀ padded to a multiple of 8 columns: after an in-place
-    update of the weights (an optimizer step) it gives, bitwise, the module's output again."""
+    """MLP.unbiased_output multiplies with W_Lᵀ padded to a multiple of 8 columns: after an
+    in-place update of the weights, through the parameter or through ``.data`` (which no
+    version counter sees), it gives, bitwise, the module's output again."""
     net = mnn.mlp.MLP(3, 3 * n_spline_params(BINS), hidden=16, seed=0)
     x = torch.rand(300, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        for step in range(2):
+        for step in range(3):
             for p in net.parameters():
-                p.add_(0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(step)))
+                noise = 0.1 * torch.randn(p.shape, generator=torch.Generator().manual_seed(step))
+                (p.data if step == 2 else p).add_(noise)
             raw, bias = net.unbiased_output(x)
             assert raw.shape == (300, 152)
             assert torch.equal(raw[:, :147] + bias, net(x))

@@ -134,26 +134,31 @@ class MLP(nn.Module):
         self,
     ) -> tuple[list[tuple[torch.Tensor, np.ndarray]], torch.Tensor, torch.Tensor] | None:
         """What :meth:`unbiased_output` multiplies with: [(W_lᵀ, b_l as numpy)] of the
-        hidden layers (views of the parameters), W_Lᵀ (hidden, P) contiguous with P −
-        out_features zero columns (P a multiple of 8, a copy) and b_L; None if a hidden
-        activation is not ReLU. Cached, and rebuilt when a parameter's storage or in-place
-        version (an optimizer step) changes."""
-        params = tuple(self.parameters())
-        key = tuple((p.data_ptr(), p._version, p.dtype) for p in params)
+        hidden layers, W_Lᵀ (hidden, P) contiguous with P − out_features zero columns (P a
+        multiple of 8) and b_L; None if a hidden activation is not ReLU. The views are
+        cached (rebuilt when a parameter's storage changes); the padded W_Lᵀ is a copy, so
+        it is copied again on every call (~10 µs): an optimizer writing through ``.data``
+        changes the values without a version the cache could check."""
+        key = tuple((p.data_ptr(), p.shape, p.dtype) for p in self.parameters())
         cached = getattr(self, "_plan_cache", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        layers = list(self.net)
-        plan = None
-        if all(isinstance(a, nn.ReLU) for a in layers[1:-1:2]):
-            hidden = [(lin.weight.detach().t(), lin.bias.detach().numpy()) for lin in layers[:-1:2]]
-            weight = layers[-1].weight.detach()
-            out, width = weight.shape
-            padded = torch.zeros(width, -(-out // 8) * 8, dtype=weight.dtype)
-            padded[:, :out] = weight.t()
-            plan = (hidden, padded, layers[-1].bias.detach())
-        self._plan_cache = (key, plan)
-        return plan
+        if cached is None or cached[0] != key:
+            layers = list(self.net)
+            plan = None
+            if all(isinstance(a, nn.ReLU) for a in layers[1:-1:2]):
+                hidden = [
+                    (lin.weight.detach().t(), lin.bias.detach().numpy()) for lin in layers[:-1:2]
+                ]
+                last = layers[-1]
+                out, width = last.weight.shape
+                padded = torch.zeros(width, -(-out // 8) * 8, dtype=last.weight.dtype)
+                plan = (hidden, last.weight.detach().t(), padded, last.bias.detach())
+            self._plan_cache = cached = (key, plan)
+        plan = cached[1]
+        if plan is None:
+            return None
+        hidden, weight_t, padded, bias = plan
+        padded[:, : weight_t.shape[1]] = weight_t
+        return hidden, padded, bias
 
 
 @jit
