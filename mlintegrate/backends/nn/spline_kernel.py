@@ -26,6 +26,13 @@ brings the torch graph back.
 not float64 on the CPU or the parameters have another shape; this kernel otherwise. Without
 gradients :func:`spline_layer` runs a whole coupling layer (gathers, spline, log-det sum) in
 one call; with gradients :func:`spline_layer_grad` does the same as one autograd node.
+
+The no-gradient layer kernel (:func:`_layer`, sampling and density evaluation) takes blocks
+of 32 points, each step a loop over the block that LLVM vectorises, and replaces libm's
+log1p(exp) of the softplus and the log of the log-derivative by branch-free functions
+(:func:`_softplus_fast`, :func:`_log`; ≤ 3 and ≤ 1 ulp of libm's, tested): ~215–265 → ~130–160
+ns a coordinate, the knots and bins bitwise those of :func:`_kernel`, u within a few ulp and
+log q within 1e-13 of it (tested). Training keeps the scalar libm path, bitwise as before.
 Shapes: x (n, m), params (n, m, 3K+1) → (out, logdet), both (n, m).
 """
 
