@@ -89,18 +89,16 @@ class CouplingLayer(nn.Module):
         # Without gradients the whole layer is one numba pass (spline_kernel.spline_layer):
         # torch's column gathers, cat and sum on (n, d) cost as much as the spline itself.
         fast = kernel_applies(x) and rq_spline_params is spline_kernel.rq_spline_params
-        x_cond = torch.from_numpy(x.numpy()[:, self._cond]) if fast else x[:, self.cond]
         if fast:
-            # the conditioner's last bias is added by the kernel as it reads the parameters
-            split = self.conditioner.unbiased_output(x_cond)
+            # the conditioner gathers its inputs itself, and its last bias is added by the
+            # kernel as it reads the parameters
+            split = self.conditioner.unbiased_output(x, self._cond)
             if split is not None:
-                raw, bias = split
-                shape = (x.shape[0], len(self._trans), -1)
-                done = spline_kernel.spline_layer(
-                    x, raw.view(shape), self._trans, self.bins, inverse, bias
-                )
+                raw, bias = split  # raw (n, P ≥ m·(3K+1)): zero-weight padding at the end
+                done = spline_kernel.spline_layer(x, raw, self._trans, self.bins, inverse, bias)
                 if done is not None:
                     return done
+        x_cond = torch.from_numpy(x.numpy()[:, self._cond]) if fast else x[:, self.cond]
         # float32 parameters: the spline casts what it uses to x's float64
         params = self.conditioner(x_cond).view(x.shape[0], len(self.trans), -1)
         if fast:

@@ -93,28 +93,83 @@ class MLP(nn.Module):
             return self.constant.expand(x.shape[0], self.out_features)
         return self.net(2.0 * x.to(self.dtype) - 1.0)
 
-    def unbiased_output(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def unbiased_output(
+        self, x: torch.Tensor, columns: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Without gradients, (out − b_L, b_L): the output before its last bias is added,
         and that bias, for a caller that adds it while reading (the spline kernel). Bitwise
         the numbers of :meth:`forward` (MKL's addmm adds the bias after the product, as
         here), with one pass over each activation fewer: the hidden layers' bias and ReLU in
         one pass (:func:`_bias_relu`), no copy of the bias into the last layer's output
-        (~0.5 µs a point at d = 5). None where it does not apply (no network, another
-        activation than ReLU, gradients recorded): then call the module."""
+        (~0.5 µs a point at d = 5). With ``columns`` (int64 (in,)), x is a float64 (n, d)
+        array whose columns ``columns`` are the inputs: gathered, cast and centred in one
+        pass (:func:`_centre`) instead of a gather, a cast, a product and a difference.
+
+        The first array is (n, P), P = out_features rounded up to a multiple of 8: the
+        last product runs on W_Lᵀ padded with zero columns (:meth:`_plan`), which
+        MKL's sgemm computes ~20 % faster at out = 147 (d = 5) and bitwise equal in the
+        first out_features columns (the same kernel over the same k order; tested through
+        the flow). None where it does not apply (no network, another activation than ReLU,
+        gradients recorded): then call the module."""
         if self.net is None or torch.is_grad_enabled() or self.dtype != torch.float32:
             return None
-        layers = list(self.net)
-        if not all(isinstance(a, nn.ReLU) for a in layers[1:-1:2]):
+        plan = self._plan()
+        if plan is None:
             return None
-        h = 2.0 * x.to(self.dtype) - 1.0
-        for lin in layers[:-1:2]:
-            h = torch.mm(h, lin.weight.t())
-            try:
-                _bias_relu(h.numpy(), lin.bias.detach().numpy())
-            except Exception:  # numba failed to compile or load: the module's own forward
-                return None
-        last = layers[-1]
-        return torch.mm(h, last.weight.t()), last.bias.detach()
+        hidden, last_weight, last_bias = plan
+        try:
+            if columns is None:
+                h = 2.0 * x.to(self.dtype) - 1.0
+            else:
+                h = torch.empty(x.shape[0], columns.size, dtype=self.dtype)
+                _centre(x.numpy(), columns, h.numpy())
+            for weight, bias in hidden:
+                h = torch.mm(h, weight)
+                _bias_relu(h.numpy(), bias)
+        except Exception:  # numba failed to compile or load: the module's own forward
+            return None
+        return torch.mm(h, last_weight), last_bias
+
+    def _plan(
+        self,
+    ) -> tuple[list[tuple[torch.Tensor, np.ndarray]], torch.Tensor, torch.Tensor] | None:
+        """What :meth:`unbiased_output` multiplies with: [(W_lᵀ, b_l as numpy)] of the
+        hidden layers, W_Lᵀ (hidden, P) contiguous with P − out_features zero columns (P a
+        multiple of 8) and b_L; None if a hidden activation is not ReLU. The views are
+        cached (rebuilt when a parameter's storage changes); the padded W_Lᵀ is a copy, so
+        it is copied again on every call (~10 µs): an optimizer writing through ``.data``
+        changes the values without a version the cache could check."""
+        key = tuple((p.data_ptr(), p.shape, p.dtype) for p in self.parameters())
+        cached = getattr(self, "_plan_cache", None)
+        if cached is None or cached[0] != key:
+            layers = list(self.net)
+            plan = None
+            if all(isinstance(a, nn.ReLU) for a in layers[1:-1:2]):
+                hidden = [
+                    (lin.weight.detach().t(), lin.bias.detach().numpy()) for lin in layers[:-1:2]
+                ]
+                last = layers[-1]
+                out, width = last.weight.shape
+                padded = torch.zeros(width, -(-out // 8) * 8, dtype=last.weight.dtype)
+                plan = (hidden, last.weight.detach().t(), padded, last.bias.detach())
+            self._plan_cache = cached = (key, plan)
+        plan = cached[1]
+        if plan is None:
+            return None
+        hidden, weight_t, padded, bias = plan
+        padded[:, : weight_t.shape[1]] = weight_t
+        return hidden, padded, bias
+
+
+@jit
+def _centre(x, columns, h):  # pragma: no cover - compiled
+    """h[i, j] = 2·float32(x[i, columns[j]]) − 1 in float32 (x float64 (n, d), h float32
+    (n, in)): bitwise torch's ``2.0 * x[:, columns].to(float32) − 1.0`` (2t is exact, the
+    difference rounded once in float32 as torch's)."""
+    two, one = np.float32(2.0), np.float32(1.0)
+    for i in range(x.shape[0]):
+        for j in range(columns.size):
+            h[i, j] = two * np.float32(x[i, columns[j]]) - one
 
 
 @jit

@@ -26,6 +26,13 @@ brings the torch graph back.
 not float64 on the CPU or the parameters have another shape; this kernel otherwise. Without
 gradients :func:`spline_layer` runs a whole coupling layer (gathers, spline, log-det sum) in
 one call; with gradients :func:`spline_layer_grad` does the same as one autograd node.
+
+The no-gradient layer kernel (:func:`_layer`, sampling and density evaluation) takes blocks
+of 32 points, each step a loop over the block that LLVM vectorises, and replaces libm's
+log1p(exp) of the softplus and the log of the log-derivative by branch-free functions
+(:func:`_softplus_fast`, :func:`_log`; ≤ 3 and ≤ 1 ulp of libm's, tested): ~215–265 → ~130–160
+ns a coordinate, the knots and bins bitwise those of :func:`_kernel`, u within a few ulp and
+log q within 1e-13 of it (tested). Training keeps the scalar libm path, bitwise as before.
 Shapes: x (n, m), params (n, m, 3K+1) → (out, logdet), both (n, m).
 """
 
@@ -176,7 +183,9 @@ def spline_layer(
 
     Args:
         x: points (n, d), float64 on the CPU (see :func:`kernel_applies`).
-        params: spline parameters (n, m, 3K+1) of the m columns ``trans``, float32 or 64.
+        params: spline parameters (n, m, 3K+1) of the m columns ``trans``, float32 or 64,
+            or (n, P) with P ≥ m·(3K+1) whose first m·(3K+1) columns they are (row j's
+            parameters of column trans[i] at i·(3K+1) + …; the rest is ignored).
         bias: None, or (m·(3K+1),) of params' dtype: the parameters are then params + bias,
             added here in that dtype (bitwise what torch's addmm gives: the conditioner's
             last layer need not write its output twice).
@@ -195,13 +204,20 @@ def spline_layer(
         or type(params) is not torch.Tensor
         or params.device.type != "cpu"
         or params.dtype not in (torch.float32, torch.float64)
-        or params.shape != (x.shape[0], trans.size, 3 * bins + 1)
-        or (bias is not None and (bias.dtype != params.dtype or bias.numel() != params[0].numel()))
+        or not _layer_params_fit(params, x.shape[0], trans.size, 3 * bins + 1)
+        or (
+            bias is not None
+            and (bias.dtype != params.dtype or bias.numel() != trans.size * (3 * bins + 1))
+        )
     ):
         return None
     xs = np.ascontiguousarray(x.numpy())
     ps = np.ascontiguousarray(params.numpy()).reshape(x.shape[0], -1)
-    b = np.zeros(ps.shape[1], ps.dtype) if bias is None else bias.detach().numpy().reshape(-1)
+    b = (
+        np.zeros(trans.size * (3 * bins + 1), ps.dtype)
+        if bias is None
+        else bias.detach().numpy().reshape(-1)
+    )
     out, logdet = np.empty_like(xs), np.empty(x.shape[0])
     try:
         _layer(
@@ -221,6 +237,13 @@ def spline_layer(
         kernel_error = f"{type(exc).__name__}: {exc}"
         return None
     return torch.from_numpy(out), torch.from_numpy(logdet)
+
+
+def _layer_params_fit(params: torch.Tensor, n: int, m: int, per: int) -> bool:
+    """Whether params is (n, m, per) or (n, P ≥ m·per)."""
+    if params.ndim == 3:
+        return params.shape == (n, m, per)
+    return params.ndim == 2 and params.shape[0] == n and params.shape[1] >= m * per
 
 
 # exp(x) for x ≤ 0 as 2ⁿ·exp(r): n = round(x / ln 2) by the 1.5·2⁵² shifter (n sits in the
@@ -448,25 +471,189 @@ def _kernel_saving(x, params, bins, inverse, m_w, m_h, m_d, out, logdet, saved):
         saved[i, b2 + 11] = ch[bins]
 
 
+# log(x) and log1p(t) without a libm call, branch-free (selects only) so that a loop of them
+# vectorises like _exp's: x = 2ᵉ·m with m ∈ (√½, √2], log m = 2 atanh(v) = f − v(f − 2v²R(v²)),
+# f = m − 1, v = f/(2 + f) (|v| ≤ 0.172; R to v¹⁸: truncation < 1e-18), e·ln 2 in two parts.
+# log1p(t) = log(s) + err/s with s = 1 + t rounded and err its rounding error (TwoSum). Measured
+# here against libm: log ≤ 1 ulp, log1p ≤ 2 ulp, softplus ≤ 3 ulp (tested); 3.3 against 8.6 ns
+# a log in a loop, and they vectorise where libm's calls do not.
+_SQRT2 = 1.4142135623730951
+_TWO54 = 18014398509481984.0
+_MIN_NORMAL = 2.2250738585072014e-308
+
+
+@functools.partial(jit, fastmath={"contract"})
+def _log(x):  # pragma: no cover - compiled
+    """log(x) for x ≥ 0 (0 → −inf, inf → inf, x < 0 or NaN → NaN), ≤ 1 ulp from libm's."""
+    tiny = x < _MIN_NORMAL
+    y = x * _TWO54 if tiny else x
+    bits = _bits(y)
+    e = (bits >> 52) - 1023 - (54 if tiny else 0)
+    m = _from_bits((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000)  # [1, 2)
+    big = m > _SQRT2
+    m = 0.5 * m if big else m
+    e = e + 1 if big else e
+    f = m - 1.0
+    v = f / (2.0 + f)
+    v2 = v * v
+    r = 1.0 / 19.0
+    r = r * v2 + 1.0 / 17.0
+    r = r * v2 + 1.0 / 15.0
+    r = r * v2 + 1.0 / 13.0
+    r = r * v2 + 1.0 / 11.0
+    r = r * v2 + 1.0 / 9.0
+    r = r * v2 + 1.0 / 7.0
+    r = r * v2 + 1.0 / 5.0
+    r = r * v2 + 1.0 / 3.0
+    log_m = f - v * (f - 2.0 * v2 * r)
+    fe = np.float64(e)
+    res = fe * _LN2_HI + (log_m + fe * _LN2_LO)
+    res = -math.inf if x == 0.0 else res
+    res = math.inf if x == math.inf else res
+    return res if x >= 0.0 else math.nan
+
+
+@functools.partial(jit, inline="always")
+def _softplus_fast(v):  # pragma: no cover - compiled
+    """torch's softplus (β = 1, threshold 20) as log1p(exp(v)) without libm: ≤ 3 ulp from
+    :func:`_softplus` on v ∈ [−708, 20] (below, 0 where libm gives < 1e-307)."""
+    t = _exp(v)
+    s = 1.0 + t
+    bb = s - 1.0
+    err = (1.0 - (s - bb)) + (t - bb)  # TwoSum: 1 + t = s + err exactly
+    sp = _log(s) + err / s
+    sp = 0.0 if v < _EXP_FLOOR else sp
+    return v if v > 20.0 else sp
+
+
+# Points per block of :func:`_layer`: its scratch (≈ (7K + 14)·8 bytes a point) stays in L1.
+_BLOCK = 32
+
+
 @jit
 def _layer(x, params, bias, trans, bins, inverse, m_w, m_h, m_d, out, logdet):  # pragma: no cover
     """A coupling layer: out = x with columns ``trans`` splined, logdet = Σ_j log-derivative
     (j in the order of ``trans``); x, out (n, d), params (n, len(trans)·(3K+1)) to which
-    ``bias`` (len(trans)·(3K+1)) is added in their dtype, logdet (n,)."""
+    ``bias`` (len(trans)·(3K+1)) is added in their dtype, logdet (n,).
+
+    The arithmetic of :func:`_rq` (same operations in the same order per point, so the
+    knots, bins and widths are bitwise those of :func:`_kernel`) laid out for SIMD: a block of
+    _BLOCK points is one column of every scratch array, each step a loop over the block that
+    LLVM vectorises (4 points an instruction on AVX2), the softplus and the log by the
+    libm-free :func:`_softplus_fast` and :func:`_log` (≤ 3 ulp, tested: q agrees with the
+    scalar kernel's to ~1e-15 relative). The exponentials and the softplus are loops of
+    their own (functions numba does not inline): inside the one large loop nest LLVM
+    vectorised them worse (~200 against ~160 ns a coordinate, measured)."""
     shift = math.log(math.expm1(1.0 - m_d))
-    e, cw, ch = np.empty(2 * bins), np.empty(bins + 1), np.empty(bins + 1)
     per = 3 * bins + 1
-    r = np.empty(per)
-    for i in range(x.shape[0]):
-        for c in range(x.shape[1]):
-            out[i, c] = x[i, c]
-        total = 0.0
+    n, d = x.shape
+    nb_max = _BLOCK
+    r = np.empty((per, nb_max))
+    e = np.empty((2 * bins, nb_max))
+    cw, ch = np.empty((bins + 1, nb_max)), np.empty((bins + 1, nb_max))
+    top_w, top_h = np.empty(nb_max), np.empty(nb_max)
+    scale_w, scale_h = np.empty(nb_max), np.empty(nb_max)
+    inp, kk = np.empty(nb_max), np.empty(nb_max, np.int64)
+    xk, yk, wk, hk = np.empty(nb_max), np.empty(nb_max), np.empty(nb_max), np.empty(nb_max)
+    v0, v1 = np.empty(nb_max), np.empty(nb_max)
+    s_w, s_h = 1.0 - bins * m_w, 1.0 - bins * m_h
+    for i0 in range(0, n, nb_max):
+        nb = min(nb_max, n - i0)
+        for p in range(nb):
+            for c in range(d):
+                out[i0 + p, c] = x[i0 + p, c]
+            logdet[i0 + p] = 0.0
         for j in range(trans.size):
-            c = trans[j]
-            _row(params, i, j * per, bias, r)
-            out[i, c], ld = _rq(x[i, c], r, bins, inverse, m_w, m_h, m_d, shift, e, cw, ch)
-            total += ld
-        logdet[i] = total
+            col, lo = trans[j], j * per
+            for p in range(nb):
+                for q in range(per):
+                    r[q, p] = np.float64(params[i0 + p, lo + q] + bias[lo + q])
+                inp[p] = min(max(x[i0 + p, col], 0.0), 1.0)
+                top_w[p], top_h[p] = r[0, p], r[bins, p]
+            for q in range(1, bins):  # the maxima in _bin's order
+                for p in range(nb):
+                    top_w[p] = max(top_w[p], r[q, p])
+                    top_h[p] = max(top_h[p], r[bins + q, p])
+            _block_exps(r, top_w, top_h, e, bins, nb)
+            for p in range(nb):
+                cw[0, p], ch[0, p] = 0.0, 0.0
+            for q in range(bins):  # the cumulative sums in torch's order, per point
+                for p in range(nb):
+                    cw[q + 1, p] = cw[q, p] + e[q, p]
+                    ch[q + 1, p] = ch[q, p] + e[bins + q, p]
+            for p in range(nb):
+                scale_w[p] = s_w / cw[bins, p]
+                scale_h[p] = s_h / ch[bins, p]
+                kk[p] = 0
+            # k = the number of interior knots of the searched side ≤ the input
+            if inverse:
+                for q in range(1, bins):
+                    for p in range(nb):
+                        kk[p] += ch[q, p] * scale_h[p] + m_h * q <= inp[p]
+            else:
+                for q in range(1, bins):
+                    for p in range(nb):
+                        kk[p] += cw[q, p] * scale_w[p] + m_w * q <= inp[p]
+            for p in range(nb):  # gathers: the bin's knots and derivative parameters
+                k = kk[p]
+                xk[p] = cw[k, p] * scale_w[p] + m_w * k
+                yk[p] = ch[k, p] * scale_h[p] + m_h * k
+                wk[p] = (cw[k + 1, p] * scale_w[p] + m_w * (k + 1)) - xk[p]
+                hk[p] = (ch[k + 1, p] * scale_h[p] + m_h * (k + 1)) - yk[p]
+                v0[p] = r[2 * bins + k, p] + shift
+                v1[p] = r[2 * bins + k + 1, p] + shift
+            _block_softplus(v0, v1, nb, m_d)
+            if inverse:
+                for p in range(nb):
+                    top_w[p], top_h[p] = _finish(
+                        inp[p], xk[p], yk[p], wk[p], hk[p], v0[p], v1[p], True
+                    )
+            else:
+                for p in range(nb):
+                    top_w[p], top_h[p] = _finish(
+                        inp[p], xk[p], yk[p], wk[p], hk[p], v0[p], v1[p], False
+                    )
+            for p in range(nb):
+                out[i0 + p, col] = top_w[p]
+                logdet[i0 + p] += top_h[p]
+
+
+@jit
+def _block_exps(r, top_w, top_h, e, bins, nb):  # pragma: no cover - compiled
+    """e[q, p] = exp(r[q, p] − top_w[p]) (q < K, the widths) and exp(r[q, p] − top_h[p])
+    (K ≤ q < 2K, the heights) for the nb points p of a block."""
+    for q in range(bins):
+        for p in range(nb):
+            e[q, p] = _exp(r[q, p] - top_w[p])
+    for q in range(bins, 2 * bins):
+        for p in range(nb):
+            e[q, p] = _exp(r[q, p] - top_h[p])
+
+
+@jit
+def _block_softplus(v0, v1, nb, m_d):  # pragma: no cover - compiled
+    """v ← m_d + softplus(v) for the nb points of a block: δ_k and δ_{k+1}."""
+    for p in range(nb):
+        v0[p] = m_d + _softplus_fast(v0[p])
+    for p in range(nb):
+        v1[p] = m_d + _softplus_fast(v1[p])
+
+
+@functools.partial(jit, inline="always")
+def _finish(a, xk, yk, wk, hk, dk, dk1, inverse):  # pragma: no cover - compiled
+    """:func:`_rq_state`'s steps after the bin search and the softplus for one point (input
+    a ∈ [0, 1]) → (out, log-derivative)."""
+    sk = hk / wk
+    curv = dk1 + dk - 2.0 * sk
+    xi = min(max(_xi(a, xk, yk, wk, hk, dk, sk, curv, inverse), 0.0), 1.0)
+    xi1 = xi * (1.0 - xi)
+    den = sk + curv * xi1
+    num = dk1 * xi * xi + 2.0 * sk * xi1 + dk * (1.0 - xi) ** 2
+    log_deriv = _log((sk * sk) * num / (den * den))
+    if inverse:
+        return 1.0 if a >= 1.0 else min(max(xk + xi * wk, 0.0), 1.0), -log_deriv
+    y = yk + hk * (sk * xi * xi + dk * xi1) / den
+    return 1.0 if a >= 1.0 else min(max(y, 0.0), 1.0), log_deriv
 
 
 @jit
