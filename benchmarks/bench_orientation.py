@@ -101,7 +101,8 @@ def trained_row(variant: dict[str, Any], seed: int, calls: int) -> dict[str, Any
 def markdown(doc: dict[str, Any]) -> str:
     m = doc["machine"]
     lines = [
-        "# ee_4jet antenna channels: flat against cut-aware orientation",
+        "# ee_4jet antenna channels: "
+        + " against ".join(dict.fromkeys(r["variant"] for r in doc["rows"])),
         "",
         f"Made by `{m['command']}` ({m['date']}). One process, same seeds and budgets for "
         "both variants. `raw`: the 12 channels at equal weights, untrained; `mc-vegas`: "
