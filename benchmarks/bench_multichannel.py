@@ -15,7 +15,11 @@ Rows, in one process with the same seed, training budget and evaluation calls
 - ``multichannel-flow``: a flow per channel, channel k trained on f · α_k q_k / q (the
   registered ``multichannel`` backend with its defaults);
 - ``multichannel-flow-pairing`` (not run by default): the same on the six pairing channels;
-- ``multichannel-flow-full`` (not run by default): every channel's flow trained on all of f.
+- ``multichannel-flow-full`` (not run by default): every channel's flow trained on all of f;
+- ``multichannel-flow-mix`` (not run by default): the inner flows on the "mix" loss (their
+  default until the variance loss);
+- ``multichannel-flow-flat-azimuth`` (not run by default): the antenna channels with the
+  emission's azimuth drawn flat (``energy_azimuth=False``, ee_4jet's default until then).
 
 Target: the best learned proposal reaches ε_median-max ≥ 10× VEGAS's and rsd ≤ VEGAS's / 3,
 with |pull| < 3 against the stored reference. Writes
@@ -23,6 +27,9 @@ with |pull| < 3 against the stored reference. Writes
 
     python benchmarks/bench_multichannel.py                                  # 1e6 / 2e5, seed 3
     python benchmarks/bench_multichannel.py --train-calls 1e5 --rows vegas,multichannel-vegas
+    python benchmarks/bench_multichannel.py --train-calls 2e5 \
+        --out benchmarks/results/multichannel_inner \
+        --rows vegas,multichannel-flow,multichannel-flow-mix,multichannel-flow-flat-azimuth
 """
 
 from __future__ import annotations
@@ -39,13 +46,27 @@ from bench_core import RESULTS, _jsonable, case_table, machine_info, ratios_to_v
 
 import mlintegrate as mli
 from mlintegrate.backends import Backend, Flow, MultiChannel, Uniform, Vegas
-from mlintegrate.backends.channels import pairing_channels
+from mlintegrate.backends.channels import antenna_channels, pairing_channels
+from mlintegrate.backends.multichannel import MultiChannelConfig
 from mlintegrate.report import compare, table_rows
 
 
 def _pairings_only(f: Any) -> list:
     """The three pairing channels with flat decays (no partner axis): the ablation."""
     return pairing_channels(f.sqrt_s, 5.0**2 * 0.4**2 / f.sqrt_s**2)
+
+
+def _flat_azimuth(f: Any) -> list:
+    """ee_4jet's antenna channels with the emission's azimuth drawn flat."""
+    return antenna_channels(
+        f.sqrt_s, 5.0**2 * 0.4**2 / f.sqrt_s**2, e_min=5.0, per_ring=4, pt_min=5.0
+    )
+
+
+def _mix_inner() -> MultiChannelConfig:
+    """The multichannel's defaults with its inner flows on the "mix" loss."""
+    base = MultiChannelConfig()
+    return base.with_values(flow=base.flow.with_values(loss="mix"))
 
 
 def _pairings(f: Any) -> list:
@@ -62,6 +83,8 @@ ROWS: dict[str, Callable[[Any], Backend]] = {
     "multichannel-flow-pairing": lambda f: MultiChannel(f.dim, _pairings(f)),
     "multichannel-flow": lambda f: MultiChannel(f.dim, f.channels()),
     "multichannel-flow-full": lambda f: MultiChannel(f.dim, f.channels(), partition="full"),
+    "multichannel-flow-mix": lambda f: MultiChannel(f.dim, f.channels(), _mix_inner()),
+    "multichannel-flow-flat-azimuth": lambda f: MultiChannel(f.dim, _flat_azimuth(f)),
     "flow": lambda f: Flow(f.dim),
 }
 DEFAULT_ROWS = (
