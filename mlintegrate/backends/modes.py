@@ -364,8 +364,8 @@ class ModeSeeded(Backend):
         if sigma >= 1.0:
             return self.search.sample(n, gen)
         # q = σ q_search + (1 − σ) q_base at every point, whichever drew it
-        mine = np.flatnonzero(gen.random(n) < sigma)
-        rest = np.setdiff1d(np.arange(n), mine)
+        searched = gen.random(n) < sigma
+        mine, rest = np.flatnonzero(searched), np.flatnonzero(~searched)
         u, q_base = np.empty((n, self.dim)), np.empty(n)
         u[mine], _ = self.search.sample(mine.size, gen)
         u[rest], q_base[rest] = self.base_mixture._sample(rest.size, gen)

@@ -24,7 +24,11 @@ x̃_da = 2E_d/√s and ρ_d = x̃_cd/v_d (dx̃_cd dx̃_da = v_d dv_d dρ_d). Eig
 - t2, t3: direction of d (cos θ = 2t2 − 1, φ = 2π t3); t4: angle χ = 2π t4 of ã about d;
 - t5 → v_b as t0 (v_b ≥ v_min whenever E_b ≥ e_min in the lab: the boost of abc is bounded by
   √s/√s_abc), ∝ 1/v_b above; t6 → ρ_b as t1 with a = 10·scale/(v_b x̃_ac); t7 → φ = 2π t7, the
-  azimuth of k_⊥ measured from the part of the beam axis (1, 0, 0, 1) transverse to p̃_a, p̃_c.
+  azimuth of k_⊥ measured from the part of the beam axis (1, 0, 0, 1) transverse to p̃_a, p̃_c;
+  with ``energy_azimuth``, φ = φ₀ + ψ is drawn 95 % of the time on the arcs where both partons
+  of the dipole keep E ≥ e_min (E_a and E_b are E⁰ ± K cos ψ: :mod:`.arcs`), an exact factor
+  (1/2π)/h(ψ) on the weight (the emitted parton's energy otherwise falls below e_min for 31 %
+  of uniform t: the lab energy is not a variable of the dipole map).
 
 So 1/s_ab and 1/s_bc (soft b, collinear a∥b, b∥c) and 1/s̃_cd, 1/s̃_da (soft d, collinear
 c∥d, d∥a) are flat in t while the whole of phase space stays covered (the dipole map is a

@@ -16,11 +16,16 @@ antenna channel per colour ring and emitted parton (3 rings × 4 = 12,
 invariants s_ab, s_bc, s_cd, s_da of that ordering are sampled logarithmically, and the parton
 energies from the smallest the p_T cut allows (e_min = p_T,min), and the event oriented so that
 its two softest partons lie inside the polar-angle bands their p_T cut allows
-(:mod:`~mlintegrate.phasespace.orientation`). Measured (multi-channel VEGAS, 2·10⁵ training
-calls, seeds 3 / 5, ``benchmarks/bench_orientation.py``): ε_median-max 3.8 / 2.5 %, rsd 1.24 /
-1.27, 55 % of the points passing the cuts, against 2.0 / 1.3 %, 1.75 / 1.85, 40 % with the
-angles flat; the six pairing channels of the earlier default
-(``pairing_channels(√s, scale, angular=1e-2)``) gave 1.4 %, 2.5 (seed 3).
+(:mod:`~mlintegrate.phasespace.orientation`), and the emission's azimuth drawn where both of
+its dipole partons keep E ≥ p_T,min (``energy_azimuth``). With a flow per channel on the
+variance loss (the ``multichannel`` backend), the issue-14 command at 10⁶ training calls
+(``benchmarks/results/compare-ee_4jet-1e6/``) gives ε_median-max 6.14 % against VEGAS's
+0.56 % (11×) and rsd 0.88 against 3.94, pull −0.01 (seed 3). Multi-channel VEGAS on the
+channels without the azimuth (2·10⁵ training calls, seeds 3 / 5,
+``benchmarks/bench_orientation.py``): ε_median-max 3.8 / 2.5 %, rsd 1.24 / 1.27, 55 % of the
+points passing the cuts, against 2.0 / 1.3 %, 1.75 / 1.85, 40 % with the angles flat; the
+six pairing channels of the earlier default (``pairing_channels(√s, scale, angular=1e-2)``)
+gave 1.4 %, 2.5 (seed 3).
 There is no closed form: the reference is a long VEGAS run, stored in ``references.json`` with
 its error and the command that recomputes it (``python -m mlintegrate.recompute_reference
 ee_4jet``).
