@@ -75,10 +75,11 @@ class MultiChannelConfig(Config):
     calls on 2 shared cores; each with the uniform safe component at fixed weight, as measured:
     the channel weights already fall back between proposals; and the variance loss, not a
     single flow's "mix": each channel's flow fits only its share of f, and the largest weights
-    are what a multi-channel proposal loses ε to — on ee_4jet at 2·10⁵ training calls, seed 3,
-    ε_median-max 5.55 % against 4.28 % with "mix", rsd 1.04 against 1.02);
-    ``learn_weights``, ``floor``,
-    ``weight_moment``: the channel weights;
+    are what a multi-channel proposal loses ε to. On ee_4jet at 2·10⁵ training calls, seed 3
+    (``benchmarks/results/multichannel_inner/``): ε_median-max 4.63 % against 4.62 % with
+    "mix", rsd 0.995 against 1.046; at 10⁶ with the energy-aware azimuth
+    (``compare-ee_4jet-1e6/``) 6.14 % and 0.880 against 3.58 % and 0.954 before both);
+    ``learn_weights``, ``floor``, ``weight_moment``: the channel weights;
     ``partition``: "proposal" (channel k learns f · α_k q_k / q) or "full" (every channel f).
     """
 
