@@ -20,6 +20,24 @@ def _two_channels(d: int) -> list:
     return [LogMap(d, axis=0, epsilon=0.05), LogMap(d, axis=d - 1, epsilon=0.05)]
 
 
+def draw_arc_law_checked(law, rng: np.random.Generator) -> np.ndarray:
+    """Draw ψ (n,) from an arc law (:mod:`mlintegrate.phasespace.arcs`), asserting that the
+    quantile inverts the CDF, that the CDF reaches 1 at 2π, and that the density is its
+    derivative away from the breakpoints."""
+    from mlintegrate.phasespace.arcs import arc_cdf, arc_density, arc_quantile
+
+    n = law.xs.shape[0]
+    t = rng.uniform(1e-9, 1 - 1e-9, n)
+    psi = arc_quantile(t, law)
+    np.testing.assert_allclose(arc_cdf(psi, law), t, atol=1e-12)
+    np.testing.assert_allclose(arc_cdf(np.full(n, 2 * np.pi), law), 1.0, atol=1e-12)
+    h = 1e-7
+    fd = (arc_cdf(psi + h, law) - arc_cdf(psi - h, law)) / (2 * h)
+    away = np.min(np.abs(law.xs[:, 1:5] - psi[:, None]), axis=1) > 1e-5
+    np.testing.assert_allclose(fd[away], arc_density(psi, law)[away], rtol=1e-6)
+    return psi
+
+
 # a small, quick flow for the mechanics tests (the defaults are tuned for accuracy)
 QUICK = {"bins": 8, "hidden": 16, "steps_per_batch": 5, "minibatch": 256}
 

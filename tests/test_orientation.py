@@ -1,9 +1,9 @@
 """The cut-aware orientation: its cos θ law, and the rotation it builds and inverts."""
 
 import numpy as np
+from conftest import draw_arc_law_checked
 
 from mlintegrate.phasespace import rambo_diet
-from mlintegrate.phasespace.arcs import arc_cdf, arc_density, arc_quantile
 from mlintegrate.phasespace.kinematics import pt
 from mlintegrate.phasespace.orientation import (
     SHARE_OUTSIDE,
@@ -51,15 +51,8 @@ def test_xi_law_inverts_integrates_to_one_and_is_the_cdf_derivative():
     alpha, c = rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)
     energy2 = rng.uniform(1.0, 45.0, n)
     law = _xi_law(alpha, c, energy2, PT_MIN)
-    t = rng.uniform(1e-9, 1 - 1e-9, n)
-    xi = arc_quantile(t, law)
-    np.testing.assert_allclose(arc_cdf(xi, law), t, atol=1e-12)
-    np.testing.assert_allclose(arc_cdf(np.full(n, 2 * np.pi), law), 1.0, atol=1e-12)
-    h = 1e-7
-    fd = (arc_cdf(xi + h, law) - arc_cdf(xi - h, law)) / (2 * h)
-    kinks = law[0][:, 1:5]
-    keep = np.min(np.abs(kinks - xi[:, None]), axis=1) > 1e-5
-    np.testing.assert_allclose(fd[keep], arc_density(xi, law)[keep], rtol=1e-6)
+    xi = draw_arc_law_checked(law, rng)
+    kinks = law.xs[:, 1:5]
     # where the arcs exist, ξ inside them gives |cos θ₂| = |αc − √((1−α²)(1−c²)) cos ξ| < c_b
     cos2 = alpha * c - np.sqrt((1 - alpha**2) * (1 - c**2)) * np.cos(xi)
     inside = ((xi > kinks[:, 0]) & (xi < kinks[:, 1])) | ((xi > kinks[:, 2]) & (xi < kinks[:, 3]))
