@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -190,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         help="independent runs (each a best of 5); the table "
         "shows the last, the targets every run's ratio",
     )
+    parser.add_argument("--name", default="throughput", help="results file stem")
     args = parser.parse_args(argv)
+    info = machine_info(argv, "bench_throughput.py")  # the load before any timing
     torch.set_num_threads(1)
     variants = {"before": _old_spline(), "torch": rq_spline_torch, "kernel": rq_spline_params}
     variants = {k: v for k, v in variants.items() if v is not None}
@@ -198,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     for run in range(max(args.runs, 1)):
         runs.append(_measure([int(x) for x in args.dims.split(",")], variants, n))
         print(f"run {run + 1} done", flush=True)
-    _write(argv, runs)
+    info["load_average_end"] = list(os.getloadavg())
+    _write(info, runs, args.name)
     return 0
 
 
@@ -247,16 +251,17 @@ def _measure(dims: list[int], variants: dict[str, Callable], n: int) -> list[dic
     return rows
 
 
-def _write(argv: list[str], runs: list[list[dict]]) -> None:
+def _write(info: dict, runs: list[list[dict]], name: str) -> None:
     rows = runs[-1]
-    doc = {"machine": machine_info(argv, "bench_throughput.py"), "rows": rows, "runs": runs}
-    (RESULTS / "throughput.json").write_text(json.dumps(doc, indent=2) + "\n")
+    doc = {"machine": info, "rows": rows, "runs": runs}
+    (RESULTS / f"{name}.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [
         "# Sampling throughput (one core, process CPU time, best of 5, variants interleaved)",
         "",
         f"Made by `{doc['machine']['command']}` ({doc['machine']['date']}, commit "
-        f"{doc['machine']['git_commit']}); load average at the start "
-        f"{doc['machine']['load_average_start'][0]:.1f} on a shared 2-core machine. Same flow, "
+        f"{doc['machine']['git_commit']}); load average "
+        f"{info['load_average_start'][0]:.1f} at the start, {info['load_average_end'][0]:.1f} at "
+        "the end, on a shared 2-core machine. Same flow, "
         f"same weights in every column; `before` = the spline of {BEFORE_COMMIT} (loaded from "
         "git), `torch` = today's torch spline (the training path), `kernel` = today's default "
         "without gradients (numba). MLP bound = float32 GEMM FLOP/s measured here ÷ conditioner "
@@ -287,7 +292,7 @@ def _write(argv: list[str], runs: list[list[dict]]) -> None:
                 )
         lines.append("")
     lines += targets(runs)
-    (RESULTS / "throughput.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
