@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partialmethod
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +154,9 @@ def test_interrupt_or_crash_is_labelled_in_the_file(tmp_path, exc, status):
 
 
 def _run_cli(monkeypatch, capsys, integrand, argv):
+    # chunks of 2000 events: the file a stopped run leaves is read back whole by pylhe
+    small_chunks = partialmethod(mli.Integrator.generate, batch_size=2_000)
+    monkeypatch.setattr(mli.Integrator, "generate", small_chunks)
     monkeypatch.setattr(mli.processes, "get", lambda name, dim=None, **kw: integrand)
     monkeypatch.setattr(mli.processes, "names", lambda: [integrand.name])
     code = cli.main(argv)
@@ -174,7 +178,7 @@ def test_crash_mid_run_says_failed_and_what_exists(tmp_path, monkeypatch, capsys
     process = mli.processes.get("ee_qqg")
     path = tmp_path / "ev.lhe"
     argv = ["generate", "ee_qqg", "--events", "10000000", "--train-calls", "0"]
-    argv += ["--pilot-calls", "20000", "--out", str(path)]
+    argv += ["--pilot-calls", "2000", "--out", str(path)]
     crash = _StopAfter(process, 3, IntegrandError("|M|² is NaN"))
     code, err = _run_cli(monkeypatch, capsys, crash, argv)
     n = len(read_lhe(path)[1])
@@ -196,7 +200,7 @@ def test_second_ctrl_c_during_the_final_write(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(LHEWriter, "finalize", finalize_interrupted)
     argv = ["generate", "ee_qqg", "--events", "10000000", "--train-calls", "0"]
-    argv += ["--pilot-calls", "20000", "--out", str(path)]
+    argv += ["--pilot-calls", "2000", "--out", str(path)]
     code, err = _run_cli(monkeypatch, capsys, _StopAfter(process, 3, KeyboardInterrupt()), argv)
     n = len(read_lhe(path)[1])
     assert code == 130 and n > 0
