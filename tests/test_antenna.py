@@ -25,9 +25,14 @@ SCALE = 5e-4
 E_MIN = 5.0
 ROTATED = ((1, 2, 3, 0), (2, 0, 3, 1))
 #: the flat orientation (as saved before it), the cut-aware one (p_T,min = 5 GeV), and that
-#: with the emission's azimuth kept where both dipole partons pass the energy floor
-MAPS = ({"pt_min": None}, {"pt_min": 5.0}, {"pt_min": 5.0, "energy_azimuth": True})
-MAP_IDS = ("flat", "banded", "banded+azimuth")
+#: with the emission's azimuth kept where both dipole partons pass the energy floor and close
+#: pairs turned towards the beam (ee_4jet's channels)
+MAPS = (
+    {"pt_min": None},
+    {"pt_min": 5.0},
+    {"pt_min": 5.0, "energy_azimuth": True, "dr_min": 0.4},
+)
+MAP_IDS = ("flat", "banded", "banded+azimuth+dR")
 #: the periodic columns of t: φ of the cut-aware orientation, its angle χ, the emission's φ
 AZIMUTHS = [3, 4, 7]
 
@@ -196,12 +201,17 @@ def test_channel_density_integrates_to_one_over_the_cube(mapping):
 
 def test_channels_rebuild_from_their_spec_and_refuse_bad_input():
     for T in antenna_channels(SQRT_S, SCALE, E_MIN) + antenna_channels(
-        SQRT_S, SCALE, E_MIN, pt_min=5.0, energy_azimuth=True
+        SQRT_S, SCALE, E_MIN, pt_min=5.0, energy_azimuth=True, dr_min=0.4
     ):
         T2 = build_bijection(T.spec())
         assert isinstance(T2, AntennaChannel) and T2.config() == T.config()
-    # saved before the energy-aware azimuth: no key, the flat azimuth
-    assert "energy_azimuth" not in antenna_channels(SQRT_S, SCALE, E_MIN)[0].config()
+    # saved before the energy-aware azimuth and the ΔR-aware orientation: no keys, old maps
+    old_keys = set(antenna_channels(SQRT_S, SCALE, E_MIN)[0].config())
+    assert not {"energy_azimuth", "dr_min"} & old_keys
+    with pytest.raises(ConfigError, match="dr_min.*needs pt_min"):
+        AntennaChannel(SQRT_S, (0, 1, 2, 3), SCALE, E_MIN, dr_min=0.4)
+    with pytest.raises(ConfigError, match="dr_min"):
+        AntennaChannel(SQRT_S, (0, 1, 2, 3), SCALE, E_MIN, pt_min=5.0, dr_min=-0.4)
     with pytest.raises(ConfigError, match="energy_azimuth"):
         AntennaChannel(SQRT_S, (0, 1, 2, 3), SCALE, E_MIN, energy_azimuth="yes")
     with pytest.raises(ConfigError, match="ring"):

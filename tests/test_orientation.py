@@ -1,13 +1,15 @@
 """The cut-aware orientation: its cos θ law, and the rotation it builds and inverts."""
 
 import numpy as np
+import pytest
 from conftest import draw_arc_law_checked
 
 from mlintegrate.phasespace import rambo_diet
-from mlintegrate.phasespace.kinematics import pt
+from mlintegrate.phasespace.kinematics import delta_r, pt
 from mlintegrate.phasespace.orientation import (
     SHARE_OUTSIDE,
     _band,
+    _close_pair,
     _xi_law,
     cos_cdf,
     cos_density,
@@ -17,6 +19,7 @@ from mlintegrate.phasespace.orientation import (
 )
 
 PT_MIN = 5.0
+DR_MIN = 0.4
 
 
 def test_cos_law_inverts_integrates_to_one_and_is_the_cdf_derivative():
@@ -71,18 +74,19 @@ def _rotation(p_body: np.ndarray, p_lab: np.ndarray) -> np.ndarray:
     )
 
 
-def test_orient_is_a_rotation_that_its_inverse_recovers():
+@pytest.mark.parametrize("dr_min", [None, DR_MIN])
+def test_orient_is_a_rotation_that_its_inverse_recovers(dr_min):
     rng = np.random.default_rng(1)
     p_body, _ = rambo_diet(rng.random((2000, 8)), 4, 91.2)
     t = rng.uniform(1e-6, 1 - 1e-6, (2000, 3))
-    p_lab, factor = orient(p_body, t, PT_MIN)
+    p_lab, factor = orient(p_body, t, PT_MIN, dr_min)
     np.testing.assert_allclose(p_lab[..., 0], p_body[..., 0])
     rot = _rotation(p_body, p_lab)
     np.testing.assert_allclose(
         np.einsum("nji,njk->nik", rot, rot), np.broadcast_to(np.eye(3), rot.shape), atol=1e-10
     )  # noqa: E501
     np.testing.assert_allclose(np.linalg.det(rot), 1.0, atol=1e-10)
-    t2, factor2 = orientation_of(p_lab, PT_MIN)
+    t2, factor2 = orientation_of(p_lab, PT_MIN, dr_min)
     dt = np.abs(t2 - t)
     dt[:, 1:] = np.minimum(dt[:, 1:], 1 - dt[:, 1:])  # φ and χ are periodic
     assert dt.max() < 1e-8
@@ -117,3 +121,36 @@ def test_softest_parton_passes_the_pt_cut_as_the_law_says():
     banded_rate = np.mean(pt(p_lab[rows, second])[both] > PT_MIN)
     flat_rate = np.mean(np.hypot(turned[:, 0], turned[:, 1])[both] > PT_MIN)
     assert banded_rate > flat_rate + 0.03 and banded_rate > 0.9
+
+
+def test_close_pairs_turn_towards_the_beam_where_delta_r_passes():
+    """With ``dr_min``, an event whose closest pair (opening angle α) is closer than ΔR_min has
+    that pair's direction drawn (1 − δ) in √(1 − (α/(0.9 ΔR_min))²) < |cos θ| < cos(θ_b − α),
+    towards the beam where ΔR ≈ α/sin θ passes, where that band is narrower than the softest
+    parton's; the factor still averages to 1 over t (the
+    orientation is a normalised density)."""
+    rng = np.random.default_rng(4)
+    n = 200_000
+    p_body, _ = rambo_diet(rng.random((n, 8)), 4, 91.2)
+    (i, j), angle, _ = _close_pair(p_body)
+    rows = np.arange(n)
+    softer = np.minimum(p_body[rows, i, 0], p_body[rows, j, 0])
+    lo = np.sqrt(np.clip(1 - (angle / (0.9 * DR_MIN)) ** 2, 0, 1))
+    hi = np.cos(np.maximum(np.arcsin(np.clip(PT_MIN / softer, 0, 1)) - angle, 0))
+    # the pair's band is used where it is narrower than the softest parton's |c| < c_b
+    softest_band = _band(p_body[..., 0].min(axis=1), PT_MIN)
+    close = (angle < DR_MIN) & (hi - lo < softest_band) & (lo < hi - 0.05)
+    assert 0.02 < close.mean() < 0.3
+    t = rng.random((n, 3))
+    rates = {}
+    for dr_min in (None, DR_MIN):
+        p_lab, factor = orient(p_body, t, PT_MIN, dr_min)
+        assert abs(factor.mean() - 1) < 5 * factor.std() / np.sqrt(n)
+        pair = p_lab[rows, i, 1:] + p_lab[rows, j, 1:]
+        c = np.abs(pair[:, 2]) / np.linalg.norm(pair, axis=1)
+        rates[dr_min] = (c > lo) & (c < hi), delta_r(p_lab[rows, i], p_lab[rows, j]) > DR_MIN
+    inside, passed = rates[DR_MIN]
+    expected = 1 - SHARE_OUTSIDE + SHARE_OUTSIDE * (hi - lo)
+    assert abs(inside[close].mean() - expected[close].mean()) < 0.01
+    assert rates[None][0][close].mean() < expected[close].mean() - 0.3
+    assert passed[close].mean() > rates[None][1][close].mean() + 0.25

@@ -141,6 +141,10 @@ class AntennaChannel(Bijection):
         energy_azimuth: draw the emission's azimuth mostly on the arcs where both partons of
             the dipole keep E ≥ ``e_min`` (:mod:`mlintegrate.phasespace.antenna`); False (as
             saved before it) keeps it flat.
+        dr_min: the ΔR cut between partons (needs ``pt_min``): where the closest pair is
+            closer than ΔR_min, the orientation turns that pair towards the beam, where
+            ΔR ≈ angle / sin θ passes; None (as saved before it) orients by the softest parton
+            always.
     """
 
     name = "antenna"
@@ -153,6 +157,7 @@ class AntennaChannel(Bijection):
         e_min: float,
         pt_min: float | None = None,
         energy_azimuth: bool = False,
+        dr_min: float | None = None,
     ):
         super().__init__(8)
         self.sqrt_s = number_in("sqrt_s", sqrt_s, 0.0, math.inf, "in GeV, e.g. 91.2", open_low=True)
@@ -181,10 +186,30 @@ class AntennaChannel(Bijection):
             )
         )
         self.energy_azimuth = choice("energy_azimuth", energy_azimuth, (False, True))
+        self.dr_min = (
+            None
+            if dr_min is None
+            else number_in(
+                "dr_min", dr_min, 0.0, math.inf, "a ΔR, e.g. 0.4, or None", open_low=True
+            )
+        )
+        if self.dr_min is not None and self.pt_min is None:
+            raise ConfigError(
+                f"dr_min={dr_min!r} needs pt_min (it steers the cut-aware orientation); pass "
+                "pt_min too, or dr_min=None"
+            )
         self._log_volume = math.log(massless_volume(4, self.sqrt_s))
 
     def _map_args(self) -> tuple:
-        return (self.sqrt_s, self.ring, self.scale, self.e_min, self.pt_min, self.energy_azimuth)
+        return (
+            self.sqrt_s,
+            self.ring,
+            self.scale,
+            self.e_min,
+            self.pt_min,
+            self.energy_azimuth,
+            self.dr_min,
+        )
 
     def forward(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p, w = antenna_generate(y, *self._map_args())
@@ -209,6 +234,7 @@ class AntennaChannel(Bijection):
             # absent in proposals saved before the cut-aware orientation: they load the old map
             **({} if self.pt_min is None else {"pt_min": self.pt_min}),
             **({"energy_azimuth": True} if self.energy_azimuth else {}),
+            **({} if self.dr_min is None else {"dr_min": self.dr_min}),
         }
 
 
@@ -219,18 +245,20 @@ def antenna_channels(
     per_ring: int = 2,
     pt_min: float | None = None,
     energy_azimuth: bool = False,
+    dr_min: float | None = None,
 ) -> list[AntennaChannel]:
     """Antenna channels of the three colour rings of four partons. In the ring a–b–c–d the
     channel emitting b samples s_ab, s_bc, s_cd, s_da logarithmically (soft b and soft d);
     ``per_ring`` 2 emits b and then c (every parton soft in some channel: 6 channels), 4 emits
     each parton in turn (12). ``pt_min``: the p_T cut to the beam, which the cut-aware
     orientation (:mod:`mlintegrate.phasespace.orientation`) keeps the softest parton inside;
-    ``energy_azimuth``: the emission's azimuth keeps both dipole partons above ``e_min``."""
+    ``energy_azimuth``: the emission's azimuth keeps both dipole partons above ``e_min``;
+    ``dr_min``: the ΔR cut, towards which the orientation turns a pair closer than it."""
     if per_ring not in (1, 2, 4):
         raise ConfigError(f"per_ring must be 1, 2 or 4, got {per_ring!r}")
     out = []
     for ring in RINGS:
         for k in range(per_ring):
             ring_k = ring[k:] + ring[:k]
-            out.append(AntennaChannel(sqrt_s, ring_k, scale, e_min, pt_min, energy_azimuth))
+            out.append(AntennaChannel(sqrt_s, ring_k, scale, e_min, pt_min, energy_azimuth, dr_min))
     return out

@@ -226,6 +226,15 @@ def _check_pt_min(pt_min: float | None, sqrt_s: float) -> float | None:
     return pt_min
 
 
+def _check_dr_min(dr_min: float | None, pt_min: float | None) -> None:
+    if dr_min is None:
+        return
+    if not (math.isfinite(dr_min) and dr_min > 0):
+        raise ValueError(f"dr_min must be None or a positive ΔR (e.g. 0.4), got {dr_min!r}")
+    if pt_min is None:
+        raise ValueError("dr_min needs pt_min: it steers the cut-aware orientation; pass both")
+
+
 #: the share of the emission's azimuth drawn flat with ``energy_azimuth`` (the rest on the arcs
 #: where both partons of the dipole keep E ≥ e_min)
 AZIMUTH_SHARE_OUTSIDE = 0.05
@@ -264,11 +273,14 @@ def antenna_generate(
     e_min: float,
     pt_min: float | None = None,
     energy_azimuth: bool = False,
+    dr_min: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """t (n, 8) in [0,1] → (momenta (n, 4, 4) of particles 0..3, weight w (n,)) (module doc;
-    with ``pt_min``, t2–t4 orient the event by :mod:`.orientation` instead; with
-    ``energy_azimuth``, t7 draws the emission's azimuth mostly where E_a, E_b ≥ e_min)."""
+    with ``pt_min``, t2–t4 orient the event by :mod:`.orientation` instead, with ``dr_min``
+    turning a pair closer than ΔR_min towards the beam; with ``energy_azimuth``, t7 draws the
+    emission's azimuth mostly where E_a, E_b ≥ e_min)."""
     a_, b_, c_, d_ = _check(sqrt_s, ring, scale)
+    _check_dr_min(dr_min, pt_min)
     v_min = _check_e_min(e_min, sqrt_s)
     t = np.asarray(t, dtype=np.float64)
     if t.ndim != 2 or t.shape[1] != 8:
@@ -277,7 +289,7 @@ def antenna_generate(
         t_body = t.copy()
         t_body[:, 2:5] = _BODY_T
         p_body, w = antenna_generate(t_body, sqrt_s, ring, scale, e_min, None, energy_azimuth)
-        p, factor = orient(p_body, t[:, 2:5], pt_min)
+        p, factor = orient(p_body, t[:, 2:5], pt_min, dr_min)
         return p, w * factor
     s = sqrt_s * sqrt_s
     v_d, x_ac, _ = _energy_map(t[:, 0], v_min, _ABC_SCALE * scale)  # v_d = 2E_d/√s = 1 − x̃_ac
@@ -352,11 +364,13 @@ def antenna_inverse(
     e_min: float,
     pt_min: float | None = None,
     energy_azimuth: bool = False,
+    dr_min: float | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Momenta (n, 4, 4) summing to (√s, 0, 0, 0) → (t (n, 8), weight w (n,)) of
-    :func:`antenna_generate` (with the same ``pt_min`` and ``energy_azimuth``): its inverse,
-    and the weight it gives at that t."""
+    :func:`antenna_generate` (with the same ``pt_min``, ``energy_azimuth`` and ``dr_min``):
+    its inverse, and the weight it gives at that t."""
     a_, b_, c_, d_ = _check(sqrt_s, ring, scale)
+    _check_dr_min(dr_min, pt_min)
     v_min = _check_e_min(e_min, sqrt_s)
     p = np.asarray(p, dtype=np.float64)
     if p.ndim != 3 or p.shape[1:] != (4, 4):
@@ -366,7 +380,7 @@ def antenna_inverse(
         p_body = p.copy()
         p_body[..., 1:] = np.einsum("nji,nkj->nki", q, p[..., 1:])
         t, w = antenna_inverse(p_body, sqrt_s, ring, scale, e_min, None, energy_azimuth)
-        t[:, 2:5], factor = orientation_of(p, pt_min)
+        t[:, 2:5], factor = orientation_of(p, pt_min, dr_min)
         return t, w * factor
     s = sqrt_s * sqrt_s
     pa, pb, pc, pd = p[:, a_], p[:, b_], p[:, c_], p[:, d_]

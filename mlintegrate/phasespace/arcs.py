@@ -27,7 +27,14 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ArcLaw", "arc_cdf", "arc_density", "arc_law", "arc_quantile"]
+__all__ = [
+    "ArcLaw",
+    "arc_cdf",
+    "arc_density",
+    "arc_law",
+    "arc_law_of_angles",
+    "arc_quantile",
+]
 
 FloatArray = NDArray[np.float64]
 _TWO_PI = 2.0 * np.pi
@@ -50,10 +57,19 @@ def arc_law(lo: FloatArray, hi: FloatArray, share_outside: float) -> ArcLaw:
         valid = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
     lo_c = np.clip(np.where(valid, lo, -1.0), -1.0, 1.0)
     hi_c = np.clip(np.where(valid, hi, 1.0), -1.0, 1.0)
-    a1, a2 = np.arccos(hi_c), np.arccos(lo_c)
+    return arc_law_of_angles(np.arccos(hi_c), np.arccos(lo_c), share_outside, valid)
+
+
+def arc_law_of_angles(
+    a1: FloatArray, a2: FloatArray, share_outside: float, valid: FloatArray | None = None
+) -> ArcLaw:
+    """The law h for the pass set (a₁, a₂) ∪ (2π − a₂, 2π − a₁), 0 ≤ a₁ ≤ a₂ ≤ π (n,) each;
+    flat where ``valid`` is False or the set is empty or the whole circle."""
     width = a2 - a1
     # an empty set (width 0) or the whole circle (width π) is drawn flat
-    banded = valid & (width > 0.0) & (width < np.pi)
+    banded = (width > 0.0) & (width < np.pi)
+    if valid is not None:
+        banded &= valid
     width = np.where(banded, width, 0.0)
     a1 = np.where(banded, a1, 0.0)
     a2 = a1 + width

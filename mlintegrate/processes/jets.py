@@ -15,7 +15,8 @@ antenna channel per colour ring and emitted parton (3 rings × 4 = 12,
 3-parton ring plus the dipole emission of b between a and c, so that all four adjacent
 invariants s_ab, s_bc, s_cd, s_da of that ordering are sampled logarithmically, and the parton
 energies from the smallest the p_T cut allows (e_min = p_T,min), and the event oriented so that
-its two softest partons lie inside the polar-angle bands their p_T cut allows
+its two softest partons lie inside the polar-angle bands their p_T cut allows, or, where two
+partons are closer than ΔR_min, so that pair points where ΔR passes, towards the beam
 (:mod:`~mlintegrate.phasespace.orientation`), and the emission's azimuth drawn where both of
 its dipole partons keep E ≥ p_T,min (``energy_azimuth``). With a flow per channel on the
 variance loss (the ``multichannel`` backend), the issue-14 command at 10⁶ training calls
@@ -101,6 +102,7 @@ def ee_4jet(
             per_ring=4,
             pt_min=pt_min,
             energy_azimuth=True,
+            dr_min=dr_min,
         )
 
     options = {"sqrt_s": sqrt_s, "alpha_s": alpha_s, "pt_min": pt_min, "dr_min": dr_min}
