@@ -58,7 +58,6 @@ SHARE_OUTSIDE = 0.05
 #: a point that passes outside the band carries 1/δ. Of the close pairs of flat 4-parton
 #: events that pass ee_4jet's cuts, 11 % fell outside the unwidened band, none outside this one
 _DR_SLACK = 0.9
-_NARROWER = 1.0
 _TWO_PI = 2.0 * np.pi
 _X_AXIS, _Z_AXIS = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
 
@@ -161,7 +160,7 @@ def _references(
     theta_b = np.arcsin(np.clip(pt_min / softer, 0.0, 1.0))  # the softer one's band edge
     hi_pair = np.cos(np.maximum(theta_b - angle, 0.0))  # either may lie α off the sum
     # the pair where its band is the narrower law (near α = ΔR_min it is nearly flat)
-    close = ((angle < dr_min) & (hi_pair - lo_pair < _NARROWER * hi))[:, None]
+    close = ((angle < dr_min) & (hi_pair - lo_pair < hi))[:, None]
     others = p[..., 0].copy()
     others[rows, i] = others[rows, j] = np.inf
     r = np.argmin(others, axis=1)
