@@ -6,12 +6,16 @@
 Rows, per seed: ``raw`` = the 12 channels at equal weights, untrained (200,000 points);
 ``mc-vegas`` = multi-channel VEGAS on them after ``--train-calls`` (200,000 fresh points).
 Variants: ``flat`` = ``pt_min=None`` (the orientation drawn flat, as saved before the
-cut-aware one), ``banded`` = ``pt_min=p_T,min`` (ee_4jet's default: the two softest partons
-inside their p_T bands, :mod:`mlintegrate.phasespace.orientation`), ``banded+azimuth`` = that
-and ``energy_azimuth=True`` (the emission's azimuth drawn mostly where both partons of its
-dipole keep E ≥ p_T,min). Writes ``results/NAME.{json,md}`` (``--name``, default orientation).
+cut-aware one), ``banded`` = ``pt_min=p_T,min`` (the two softest partons inside their p_T
+bands, :mod:`mlintegrate.phasespace.orientation`), ``banded+azimuth`` = that and
+``energy_azimuth=True`` (the emission's azimuth drawn mostly where both partons of its dipole
+keep E ≥ p_T,min), ``banded+azimuth+dR`` = that and ``dr_min=ΔR_min`` (ee_4jet's default: a
+pair closer than ΔR_min turned towards the beam where its ΔR passes). Writes
+``results/NAME.{json,md}`` (``--name``, default orientation).
 
     python benchmarks/bench_orientation.py --variants banded,banded+azimuth --name azimuth
+    python benchmarks/bench_orientation.py --variants banded+azimuth,banded+azimuth+dR \
+        --seeds 3,4,5 --name drpair
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "flat": {"pt_min": None},
     "banded": {"pt_min": PT_MIN},
     "banded+azimuth": {"pt_min": PT_MIN, "energy_azimuth": True},
+    "banded+azimuth+dR": {"pt_min": PT_MIN, "energy_azimuth": True, "dr_min": DR_MIN},
 }
 
 
