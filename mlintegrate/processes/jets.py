@@ -20,9 +20,9 @@ partons are closer than ΔR_min, so that pair points where ΔR passes, towards t
 (:mod:`~mlintegrate.phasespace.orientation`), and the emission's azimuth drawn where both of
 its dipole partons keep E ≥ p_T,min (``energy_azimuth``). With a flow per channel on the
 variance loss (the ``multichannel`` backend), the issue-14 command at 10⁶ training calls
-(``benchmarks/results/compare-ee_4jet-1e6/``) gives ε_median-max 6.14 % against VEGAS's
-0.56 % (11×) and rsd 0.88 against 3.94, pull −0.01 (seed 3). Multi-channel VEGAS on the
-channels without the azimuth (2·10⁵ training calls, seeds 3 / 5,
+(``benchmarks/results/compare-ee_4jet-1e6/``) gives ε_median-max 10.76 % against VEGAS's
+0.56 % (19×) and rsd 0.73 against 3.94, pull +1.10 (seed 3; seeds 4–6: 17.6–22.4×).
+Multi-channel VEGAS on the channels without the azimuth (2·10⁵ training calls, seeds 3 / 5,
 ``benchmarks/bench_orientation.py``): ε_median-max 3.8 / 2.5 %, rsd 1.24 / 1.27, 55 % of the
 points passing the cuts, against 2.0 / 1.3 %, 1.75 / 1.85, 40 % with the angles flat; the
 six pairing channels of the earlier default (``pairing_channels(√s, scale, angular=1e-2)``)
