@@ -80,19 +80,31 @@ def _cos_law_of(energy: FloatArray, pt_min: float) -> ArcLaw:
     return _cos_law(np.zeros_like(energy), _band(energy, pt_min))
 
 
+def _cos_density(c: FloatArray, law: ArcLaw) -> FloatArray:
+    return np.pi * arc_density(np.pi * (1.0 + c), law)
+
+
+def _cos_cdf(c: FloatArray, law: ArcLaw) -> FloatArray:
+    return np.clip(arc_cdf(np.pi * (1.0 + c), law), 0.0, 1.0)
+
+
+def _cos_quantile(t: FloatArray, law: ArcLaw) -> FloatArray:
+    return np.clip(arc_quantile(t, law) / np.pi - 1.0, -1.0, 1.0)
+
+
 def cos_density(c: FloatArray, energy: FloatArray, pt_min: float) -> FloatArray:
     """g(c | E) of the module docstring, (n,)."""
-    return np.pi * arc_density(np.pi * (1.0 + c), _cos_law_of(energy, pt_min))
+    return _cos_density(c, _cos_law_of(energy, pt_min))
 
 
 def cos_cdf(c: FloatArray, energy: FloatArray, pt_min: float) -> FloatArray:
     """G(c | E) = ∫_{−1}^{c} g: the t that gives c."""
-    return np.clip(arc_cdf(np.pi * (1.0 + c), _cos_law_of(energy, pt_min)), 0.0, 1.0)
+    return _cos_cdf(c, _cos_law_of(energy, pt_min))
 
 
 def cos_quantile(t: FloatArray, energy: FloatArray, pt_min: float) -> FloatArray:
     """G⁻¹(t | E): linear on the pieces c < −c_b, |c| ≤ c_b, c > c_b."""
-    return np.clip(arc_quantile(t, _cos_law_of(energy, pt_min)) / np.pi - 1.0, -1.0, 1.0)
+    return _cos_quantile(t, _cos_law_of(energy, pt_min))
 
 
 def _two_softest(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
@@ -128,7 +140,8 @@ def _xi_law(alpha: FloatArray, c: FloatArray, energy2: FloatArray, pt_min: float
 
 def _close_pair(p: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Per event the pair of partons with the smallest opening angle: their indices (2, n)
-    and that angle (n,) (rotation invariants, like the energies)."""
+    and that angle (n,) (rotation invariants, like the energies), and every parton's unit
+    direction (n, k, 3)."""
     unit = p[..., 1:] / np.linalg.norm(p[..., 1:], axis=2)[..., None]
     pairs = np.array(list(itertools.combinations(range(p.shape[1]), 2))).T  # (2, k(k−1)/2)
     cosines = np.einsum("nki,nki->nk", unit[:, pairs[0]], unit[:, pairs[1]])
@@ -175,11 +188,7 @@ def _references(
 
 def _factor(c: FloatArray, cos_law: ArcLaw, xi: FloatArray, xi_law: ArcLaw) -> FloatArray:
     """(1/2)/g(c) · (1/2π)/h(ξ): the orientation's factor on the generator's weight."""
-    return (
-        0.5
-        / (np.pi * arc_density(np.pi * (1.0 + c), cos_law))
-        / (_TWO_PI * arc_density(xi, xi_law))
-    )
+    return 0.5 / _cos_density(c, cos_law) / (_TWO_PI * arc_density(xi, xi_law))
 
 
 def orient(
@@ -191,7 +200,7 @@ def orient(
     n_body, lo, hi, n2_body, energy2 = _references(p_body, pt_min, dr_min)
     u1, u2 = _body_perpendicular(n_body)
     cos_law = _cos_law(lo, hi)
-    c = np.clip(arc_quantile(t[:, 0], cos_law) / np.pi - 1.0, -1.0, 1.0)
+    c = _cos_quantile(t[:, 0], cos_law)
     m, f1, f2 = _frame(c, t[:, 1])
     law = _xi_law(np.sum(n_body * n2_body, axis=1), c, energy2, pt_min)
     xi = arc_quantile(t[:, 2], law)
@@ -217,7 +226,7 @@ def orientation_of(
     c = np.clip(m[:, 2], -1.0, 1.0)
     cos_law = _cos_law(lo, hi)
     t = np.empty((p_lab.shape[0], 3))
-    t[:, 0] = np.clip(arc_cdf(np.pi * (1.0 + c), cos_law), 0.0, 1.0)
+    t[:, 0] = _cos_cdf(c, cos_law)
     t[:, 1] = _unit_fraction(np.arctan2(m[:, 1], m[:, 0]))
     _, f1, f2 = _frame(c, t[:, 1])
     xi = _TWO_PI * _unit_fraction(np.arctan2(np.sum(n2 * f2, axis=1), np.sum(n2 * f1, axis=1)))
