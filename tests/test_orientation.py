@@ -1,5 +1,7 @@
 """The cut-aware orientation: its cos θ law, and the rotation it builds and inverts."""
 
+import itertools
+
 import numpy as np
 import pytest
 from conftest import draw_arc_law_checked
@@ -7,6 +9,7 @@ from conftest import draw_arc_law_checked
 from mlintegrate.phasespace import rambo_diet
 from mlintegrate.phasespace.kinematics import delta_r, pt
 from mlintegrate.phasespace.orientation import (
+    _DR_SLACK,
     SHARE_OUTSIDE,
     _band,
     _close_pair,
@@ -154,3 +157,29 @@ def test_close_pairs_turn_towards_the_beam_where_delta_r_passes():
     assert abs(inside[close].mean() - expected[close].mean()) < 0.01
     assert rates[None][0][close].mean() < expected[close].mean() - 0.3
     assert passed[close].mean() > rates[None][1][close].mean() + 0.25
+
+
+def test_the_widened_close_pair_band_holds_the_close_pairs_that_pass_the_cuts():
+    """Why the band is widened (``_DR_SLACK`` and α on the upper edge): a point that passes the
+    cuts outside the band carries 1/δ. Of ee_4jet's passing events (flat 4-parton phase space)
+    whose closest pair is closer than ΔR_min, the unwidened band √(1 − (α/ΔR_min)²) <
+    |cos θ| < c_b(softer) misses many, the widened one (almost) none."""
+    rng = np.random.default_rng(6)
+    n = 400_000
+    p, _ = rambo_diet(rng.random((n, 8)), 4, 91.2)
+    passed = np.all(pt(p) > PT_MIN, axis=1)
+    for a, b in itertools.combinations(range(4), 2):
+        passed &= delta_r(p[:, a], p[:, b]) > DR_MIN
+    (i, j), angle, _ = _close_pair(p)
+    rows = np.arange(n)
+    close = passed & (angle < DR_MIN)
+    assert close.sum() > 2000
+    pair = p[rows, i, 1:] + p[rows, j, 1:]
+    c = np.abs(pair[:, 2]) / np.linalg.norm(pair, axis=1)
+    softer = np.minimum(p[rows, i, 0], p[rows, j, 0])
+    narrow = (c > np.sqrt(np.clip(1 - (angle / DR_MIN) ** 2, 0, 1))) & (c < _band(softer, PT_MIN))
+    lo = np.sqrt(np.clip(1 - (angle / (_DR_SLACK * DR_MIN)) ** 2, 0, 1))
+    hi = np.cos(np.maximum(np.arcsin(np.clip(PT_MIN / softer, 0, 1)) - angle, 0))
+    wide = (c > lo) & (c < hi)
+    assert 1 - narrow[close].mean() > 0.05
+    assert 1 - wide[close].mean() < 0.002
