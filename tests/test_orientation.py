@@ -126,20 +126,35 @@ def test_softest_parton_passes_the_pt_cut_as_the_law_says():
     assert banded_rate > flat_rate + 0.03 and banded_rate > 0.9
 
 
+def _close_pair_band(p: np.ndarray) -> tuple:
+    """The closest pair (i, j) (n,) each of events p (n, 4, 4), its opening angle α, the
+    energy of its softer parton and the widened band √(1 − (α/(0.9 ΔR_min))²) < |cos θ| <
+    cos(θ_b − α) of the module docstring, written out independently of the code."""
+    (i, j), angle, _ = _close_pair(p)
+    rows = np.arange(len(p))
+    softer = np.minimum(p[rows, i, 0], p[rows, j, 0])
+    lo = np.sqrt(np.clip(1 - (angle / (_DR_SLACK * DR_MIN)) ** 2, 0, 1))
+    hi = np.cos(np.maximum(np.arcsin(np.clip(PT_MIN / softer, 0, 1)) - angle, 0))
+    return i, j, angle, softer, lo, hi
+
+
+def _pair_abs_cos(p: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """|cos θ| of the summed momentum of partons i and j (n,) each of events p (n, 4, 4)."""
+    rows = np.arange(len(p))
+    pair = p[rows, i, 1:] + p[rows, j, 1:]
+    return np.abs(pair[:, 2]) / np.linalg.norm(pair, axis=1)
+
+
 def test_close_pairs_turn_towards_the_beam_where_delta_r_passes():
     """With ``dr_min``, an event whose closest pair (opening angle α) is closer than ΔR_min has
     that pair's direction drawn (1 − δ) in √(1 − (α/(0.9 ΔR_min))²) < |cos θ| < cos(θ_b − α),
     towards the beam where ΔR ≈ α/sin θ passes, where that band is narrower than the softest
-    parton's; the factor still averages to 1 over t (the
-    orientation is a normalised density)."""
+    parton's; the factor still averages to 1 over t (the orientation is a normalised density)."""
     rng = np.random.default_rng(4)
     n = 200_000
     p_body, _ = rambo_diet(rng.random((n, 8)), 4, 91.2)
-    (i, j), angle, _ = _close_pair(p_body)
+    i, j, angle, _, lo, hi = _close_pair_band(p_body)
     rows = np.arange(n)
-    softer = np.minimum(p_body[rows, i, 0], p_body[rows, j, 0])
-    lo = np.sqrt(np.clip(1 - (angle / (0.9 * DR_MIN)) ** 2, 0, 1))
-    hi = np.cos(np.maximum(np.arcsin(np.clip(PT_MIN / softer, 0, 1)) - angle, 0))
     # the pair's band is used where it is narrower than the softest parton's |c| < c_b
     softest_band = _band(p_body[..., 0].min(axis=1), PT_MIN)
     close = (angle < DR_MIN) & (hi - lo < softest_band) & (lo < hi - 0.05)
@@ -149,8 +164,7 @@ def test_close_pairs_turn_towards_the_beam_where_delta_r_passes():
     for dr_min in (None, DR_MIN):
         p_lab, factor = orient(p_body, t, PT_MIN, dr_min)
         assert abs(factor.mean() - 1) < 5 * factor.std() / np.sqrt(n)
-        pair = p_lab[rows, i, 1:] + p_lab[rows, j, 1:]
-        c = np.abs(pair[:, 2]) / np.linalg.norm(pair, axis=1)
+        c = _pair_abs_cos(p_lab, i, j)
         rates[dr_min] = (c > lo) & (c < hi), delta_r(p_lab[rows, i], p_lab[rows, j]) > DR_MIN
     inside, passed = rates[DR_MIN]
     expected = 1 - SHARE_OUTSIDE + SHARE_OUTSIDE * (hi - lo)
@@ -170,16 +184,11 @@ def test_the_widened_close_pair_band_holds_the_close_pairs_that_pass_the_cuts():
     passed = np.all(pt(p) > PT_MIN, axis=1)
     for a, b in itertools.combinations(range(4), 2):
         passed &= delta_r(p[:, a], p[:, b]) > DR_MIN
-    (i, j), angle, _ = _close_pair(p)
-    rows = np.arange(n)
+    i, j, angle, softer, lo, hi = _close_pair_band(p)
     close = passed & (angle < DR_MIN)
     assert close.sum() > 2000
-    pair = p[rows, i, 1:] + p[rows, j, 1:]
-    c = np.abs(pair[:, 2]) / np.linalg.norm(pair, axis=1)
-    softer = np.minimum(p[rows, i, 0], p[rows, j, 0])
+    c = _pair_abs_cos(p, i, j)
     narrow = (c > np.sqrt(np.clip(1 - (angle / DR_MIN) ** 2, 0, 1))) & (c < _band(softer, PT_MIN))
-    lo = np.sqrt(np.clip(1 - (angle / (_DR_SLACK * DR_MIN)) ** 2, 0, 1))
-    hi = np.cos(np.maximum(np.arcsin(np.clip(PT_MIN / softer, 0, 1)) - angle, 0))
     wide = (c > lo) & (c < hi)
     assert 1 - narrow[close].mean() > 0.05
     assert 1 - wide[close].mean() < 0.002
